@@ -1,0 +1,36 @@
+namespace Paravirt.Cpu;
+
+/// <summary>
+/// One virtual CPU of a platform. Not thread-safe except <see cref="Kick"/>: one host thread runs it,
+/// and the hypervisor touches <see cref="Registers"/> only while <see cref="Run"/> is not executing.
+/// </summary>
+public interface IVcpu : IDisposable
+{
+    VcpuRegisters Registers { get; }
+
+    /// <summary>Execute guest code until an exit. Never throws for anything the guest does.</summary>
+    VcpuExit Run();
+
+    /// <summary>Make a running (or the next) <see cref="Run"/> return <see cref="VcpuExitReason.Kicked"/> soon.
+    /// Safe from any thread.</summary>
+    void Kick();
+
+    /// <summary>Drop every cached translation (CR3 load, TLB flush).</summary>
+    void FlushTlb();
+
+    /// <summary>Drop cached translations for the page containing <paramref name="linearAddress"/>.</summary>
+    void InvalidatePage(ulong linearAddress);
+
+    /// <summary>
+    /// CPUID as the guest sees it; set by the hypervisor (PV-filtered leaves). Arguments: leaf, subleaf;
+    /// result: eax, ebx, ecx, edx. When null the platform reports a minimal x86-64 CPU.
+    /// </summary>
+    Func<uint, uint, (uint Eax, uint Ebx, uint Ecx, uint Edx)>? Cpuid { get; set; }
+}
+
+/// <summary>A way of running vCPUs over <see cref="MachineMemory"/>: emulated (Iced) or KVM.</summary>
+public interface IPlatform
+{
+    string Name { get; }
+    IVcpu CreateVcpu(MachineMemory memory);
+}

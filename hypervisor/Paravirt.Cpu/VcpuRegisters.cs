@@ -1,0 +1,56 @@
+namespace Paravirt.Cpu;
+
+/// <summary>General-purpose register numbers, in the x86 encoding order.</summary>
+public enum Gpr
+{
+    Rax = 0, Rcx = 1, Rdx = 2, Rbx = 3, Rsp = 4, Rbp = 5, Rsi = 6, Rdi = 7,
+    R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13, R14 = 14, R15 = 15,
+}
+
+/// <summary>
+/// Architectural register state of one vCPU that the hypervisor reads and writes between runs.
+/// The platform owns any further state (FPU/SSE, TLB, decode caches).
+/// </summary>
+public sealed class VcpuRegisters
+{
+    public const ulong RflagsFixed = 1UL << 1;
+    public const ulong RflagsIf = 1UL << 9;
+
+    private readonly ulong[] _gpr = new ulong[16];
+
+    public ulong this[Gpr r] { get => _gpr[(int)r]; set => _gpr[(int)r] = value; }
+
+    /// <summary>Direct access for the CPU's hot path.</summary>
+    public ulong[] Gprs => _gpr;
+
+    public ulong Rax { get => _gpr[0]; set => _gpr[0] = value; }
+    public ulong Rcx { get => _gpr[1]; set => _gpr[1] = value; }
+    public ulong Rdx { get => _gpr[2]; set => _gpr[2] = value; }
+    public ulong Rbx { get => _gpr[3]; set => _gpr[3] = value; }
+    public ulong Rsp { get => _gpr[4]; set => _gpr[4] = value; }
+    public ulong Rbp { get => _gpr[5]; set => _gpr[5] = value; }
+    public ulong Rsi { get => _gpr[6]; set => _gpr[6] = value; }
+    public ulong Rdi { get => _gpr[7]; set => _gpr[7] = value; }
+    public ulong R8 { get => _gpr[8]; set => _gpr[8] = value; }
+    public ulong R9 { get => _gpr[9]; set => _gpr[9] = value; }
+    public ulong R10 { get => _gpr[10]; set => _gpr[10] = value; }
+    public ulong R11 { get => _gpr[11]; set => _gpr[11] = value; }
+    public ulong R12 { get => _gpr[12]; set => _gpr[12] = value; }
+    public ulong R13 { get => _gpr[13]; set => _gpr[13] = value; }
+    public ulong R14 { get => _gpr[14]; set => _gpr[14] = value; }
+    public ulong R15 { get => _gpr[15]; set => _gpr[15] = value; }
+
+    public ulong Rip;
+    public ulong Rflags = RflagsFixed;
+
+    /// <summary>Machine address of the active L4 page table (CR3 bits 12..51).</summary>
+    public ulong Cr3;
+    /// <summary>Linear address of the last page fault.</summary>
+    public ulong Cr2;
+
+    public ushort Cs, Ss, Ds, Es, Fs, Gs;
+    public ulong FsBase, GsBase, KernelGsBase;
+
+    /// <summary>Current privilege level, from CS. PV guest kernel and user both run at 3.</summary>
+    public int Cpl => Cs & 3;
+}

@@ -1,0 +1,32 @@
+namespace Paravirt.XlConfig;
+
+/// <summary>What xl.cfg(5) says to do when a domain stops for a given reason.</summary>
+public enum DomainAction
+{
+    Destroy, Restart, RenameRestart, Preserve, CoredumpDestroy, CoredumpRestart, SoftReset,
+}
+
+/// <summary>
+/// The typed domain configuration (libxl's domain_config role) built from an xl.cfg file.
+/// Paths are absolute once <see cref="XlDomainConfigReader"/> has resolved them.
+/// Memory sizes are in MiB as in xl.cfg.
+/// </summary>
+public sealed class DomainConfig
+{
+    public string Name { get; set; } = "";
+    public Guid? Uuid { get; set; }
+    public string Type { get; set; } = "pv";
+    public long MemoryMiB { get; set; } = 128;
+    public long MaxMemMiB { get; set; }
+    public int Vcpus { get; set; } = 1;
+    public int MaxVcpus { get; set; }
+    public string Kernel { get; set; } = "";
+    public string? Ramdisk { get; set; }
+    /// <summary>The guest command line as the kernel receives it: <c>cmdline</c>, or <c>root</c> and <c>extra</c> combined.</summary>
+    public string Cmdline { get; set; } = "";
+    public DomainAction OnPoweroff { get; set; } = DomainAction.Destroy;
+    public DomainAction OnReboot { get; set; } = DomainAction.Restart;
+    public DomainAction OnWatchdog { get; set; } = DomainAction.Destroy;
+    public DomainAction OnCrash { get; set; } = DomainAction.Destroy;
+    public bool DriverDomain { get; set; }
+}
