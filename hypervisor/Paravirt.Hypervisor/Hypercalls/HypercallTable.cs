@@ -1,0 +1,42 @@
+using Paravirt.Hypervisor.Abi;
+
+namespace Paravirt.Hypervisor.Hypercalls;
+
+/// <summary>
+/// Entry from a guest's <c>syscall</c> in kernel mode (pv_hypercall): number in RAX, arguments in RDI, RSI,
+/// RDX, R10, R8; the result goes back in RAX. Each family's file only marshals and calls typed operations.
+/// </summary>
+public sealed class HypercallTable
+{
+    private readonly Hypervisor _hv;
+    private readonly long[] _counts = new long[64];
+
+    public HypercallTable(Hypervisor hv) => _hv = hv;
+
+    public long CountOf(int nr) => nr >= 0 && nr < _counts.Length ? Interlocked.Read(ref _counts[nr]) : 0;
+
+    public void Dispatch(Vcpu v)
+    {
+        var r = v.Registers;
+        ulong nr = r.Rax;
+        long result = Call(v, nr, r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8);
+        r.Rax = (ulong)result;
+        // Return as Xen's syscall exit path does: to RCX with the flags saved in R11, interrupts on (the guest's
+        // own interrupt flag is evtchn_upcall_mask), IOPL 0.
+        r.Rip = r.Rcx;
+        r.Rflags = (r.R11 & ~(0x3000UL)) | Paravirt.Cpu.VcpuRegisters.RflagsFixed | Paravirt.Cpu.VcpuRegisters.RflagsIf;
+    }
+
+    public long Call(Vcpu v, ulong nr, ulong a1, ulong a2, ulong a3, ulong a4, ulong a5)
+    {
+        if (nr < (ulong)_counts.Length) Interlocked.Increment(ref _counts[nr]);
+        return nr switch
+        {
+            Hypercall.XenVersion => XenVersionOp.Do(v, a1, a2),
+            Hypercall.ConsoleIo => ConsoleIoOp.Do(v, a1, a2, a3),
+            Hypercall.SchedOp => SchedOp.Do(v, a1, a2),
+            Hypercall.EventChannelOp => EventChannelOp.Do(v, a1, a2),
+            _ => -XenErrno.ENOSYS,
+        };
+    }
+}

@@ -1,0 +1,87 @@
+using Paravirt.Cpu;
+using Paravirt.Hypervisor.Abi;
+
+namespace Paravirt.Hypervisor.Memory;
+
+/// <summary>
+/// Owner and pseudo-physical number of every machine frame (Xen's frame table and M2P), and the free pool.
+/// Frames are scrubbed when they return to the pool, so a new owner never sees an old owner's data.
+/// </summary>
+public sealed class FrameTable
+{
+    public const ulong InvalidPfn = ulong.MaxValue;
+    public const ushort Free = DomId.Invalid;
+
+    private readonly MachineMemory _memory;
+    private readonly ushort[] _owner;
+    private readonly ulong[] _m2p;
+    private readonly ulong[] _freeStack;
+    private long _freeCount;
+    private readonly Lock _lock = new();
+
+    public FrameTable(MachineMemory memory)
+    {
+        _memory = memory;
+        _owner = new ushort[memory.FrameCount];
+        _m2p = new ulong[memory.FrameCount];
+        _freeStack = new ulong[memory.FrameCount];
+        // Hand out high frames first so that machine and pseudo-physical numbers differ, as on real hosts.
+        for (ulong i = 0; i < memory.FrameCount; i++)
+        {
+            _owner[i] = Free;
+            _m2p[i] = InvalidPfn;
+            _freeStack[i] = i;
+        }
+        _freeCount = (long)memory.FrameCount;
+    }
+
+    public ulong TotalFrames => _memory.FrameCount;
+    public ulong FreeFrames { get { lock (_lock) return (ulong)_freeCount; } }
+
+    /// <summary>Take <paramref name="count"/> frames for <paramref name="owner"/>, all or none.</summary>
+    public bool TryAllocate(ushort owner, Span<ulong> frames)
+    {
+        lock (_lock)
+        {
+            if ((long)frames.Length > _freeCount) return false;
+            for (int i = 0; i < frames.Length; i++)
+            {
+                var mfn = _freeStack[--_freeCount];
+                _owner[mfn] = owner;
+                _m2p[mfn] = InvalidPfn;
+                frames[i] = mfn;
+            }
+            return true;
+        }
+    }
+
+    /// <summary>Return frames to the pool, scrubbed. Frames not owned by <paramref name="owner"/> are refused.</summary>
+    public void Release(ushort owner, ReadOnlySpan<ulong> frames)
+    {
+        foreach (var mfn in frames)
+        {
+            if (mfn >= _memory.FrameCount) throw new ArgumentOutOfRangeException(nameof(frames), mfn, "no such frame");
+            if (_owner[mfn] != owner)
+                throw new InvalidOperationException($"frame 0x{mfn:x} is owned by {_owner[mfn]}, not {owner}");
+            _memory.Clear(mfn);
+        }
+        lock (_lock)
+        {
+            foreach (var mfn in frames)
+            {
+                _owner[mfn] = Free;
+                _m2p[mfn] = InvalidPfn;
+                _freeStack[_freeCount++] = mfn;
+            }
+        }
+    }
+
+    public ushort OwnerOf(ulong mfn) => mfn < _memory.FrameCount ? Volatile.Read(ref _owner[mfn]) : Free;
+
+    public bool IsOwnedBy(ulong mfn, ushort domid) => mfn < _memory.FrameCount && _owner[mfn] == domid;
+
+    /// <summary>machine_to_phys_mapping: the guest pfn of a machine frame (MMU_MACHPHYS_UPDATE sets it).</summary>
+    public ulong MachineToPhys(ulong mfn) => mfn < _memory.FrameCount ? _m2p[mfn] : InvalidPfn;
+
+    public void SetMachineToPhys(ulong mfn, ulong pfn) => _m2p[mfn] = pfn;
+}
