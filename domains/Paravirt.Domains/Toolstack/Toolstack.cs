@@ -1,0 +1,332 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Paravirt.Domains.Console;
+using Paravirt.Domains.XenStore;
+using Paravirt.Hypervisor;
+using Paravirt.Hypervisor.Abi;
+using Paravirt.Hypervisor.Boot;
+using Paravirt.Hypervisor.Events;
+using Paravirt.XlConfig;
+using HvShutdown = Paravirt.Hypervisor.ShutdownReason;
+
+namespace Paravirt.Domains.Toolstack;
+
+/// <summary>
+/// libxl's role in Dom0: builds domains from a <see cref="DomainConfig"/>, publishes them in xenstore, connects
+/// their console and store rings, and applies on_poweroff/on_crash/... when they stop. Every failure leaves
+/// nothing behind: a half-built domain is destroyed before the error is reported.
+/// </summary>
+public sealed class Toolstack : IToolstack, IDisposable
+{
+    private readonly Hypervisor.Hypervisor _hv;
+    private readonly XenStoreDaemon _xenstore;
+    private readonly XenConsoled _consoled;
+    private readonly ConcurrentDictionary<ushort, ManagedGuest> _guests = new();
+    private readonly Lock _createLock = new();
+
+    public Toolstack(Hypervisor.Hypervisor hv, XenStoreDaemon xenstore, XenConsoled consoled)
+    {
+        _hv = hv;
+        _xenstore = xenstore;
+        _consoled = consoled;
+        _hv.DomainShutdown += OnDomainShutdown;
+        PublishDom0();
+    }
+
+    /// <summary>A guest and what the toolstack knows about it.</summary>
+    private sealed class ManagedGuest(Domain domain, DomainConfig config, DomainConsole console, XenStoreRingConnection store, ForeignMapping storeRing, uint dom0StorePort)
+    {
+        public uint Dom0StorePort { get; } = dom0StorePort;
+        public Domain Domain { get; } = domain;
+        public DomainConfig Config { get; } = config;
+        public DomainConsole Console { get; } = console;
+        public XenStoreRingConnection Store { get; } = store;
+        public ForeignMapping StoreRing { get; } = storeRing;
+        public TaskCompletionSource<DomainEnd> End { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public int Torn;
+    }
+
+    public DomainInfo Create(DomainConfig config, bool paused)
+    {
+        Validate(config);
+        KernelImage kernel;
+        byte[]? ramdisk = null;
+        try
+        {
+            kernel = KernelImage.Load(config.Kernel);
+            if (config.Ramdisk != null) ramdisk = File.ReadAllBytes(config.Ramdisk);
+        }
+        catch (DomainBuildException e) { throw new ToolstackException(e.Message); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ToolstackException($"cannot read ramdisk {config.Ramdisk}: {e.Message}");
+        }
+
+        lock (_createLock)
+        {
+            if (_hv.Domains.Any(d => d.Name == config.Name))
+                throw new ToolstackException($"domain with name \"{config.Name}\" already exists");
+            ulong pages = (ulong)config.MemoryMiB * 256;
+            Domain d;
+            try { d = _hv.CreateDomain(config.Name, config.Uuid ?? Guid.NewGuid(), pages, config.Vcpus); }
+            catch (HypervisorException e) { throw new ToolstackException(e.Message); }
+
+            DomainConsole? console = null;
+            ForeignMapping? storeRing = null;
+            uint dom0StorePort = 0;
+            bool introduced = false;
+            try
+            {
+                // libxl__build_pre: the store and console event channels, unbound towards Dom0 (ports 1 and 2).
+                Check(EventChannelTable.AllocUnbound(_hv.Dom0, d.Id, 0, out uint storePort), "allocate the xenstore event channel");
+                Check(EventChannelTable.AllocUnbound(_hv.Dom0, d.Id, 0, out uint consolePort), "allocate the console event channel");
+                var built = DomainBuilder.Build(_hv.Memory, d, new PvBuildRequest(kernel, ramdisk, config.Cmdline, storePort, consolePort));
+
+                console = _consoled.Introduce(d, built.ConsoleMfn, consolePort);
+                PublishDomain(d, config, built, storePort, consolePort);
+                storeRing = _hv.MapForeignFrame(_hv.Dom0, d.Id, built.StoreMfn);
+                Check(EventChannelTable.BindInterdomain(_hv.Dom0, d.Id, storePort, out dom0StorePort), "bind the xenstore event channel");
+                var ring = new ForeignRingPage(storeRing);
+                var store = _xenstore.IntroduceDomain(d.Id, ring, () => EventChannelTable.Send(_hv.Dom0, dom0StorePort));
+                introduced = true;
+                _hv.Dom0.EventChannels.SetHandler(dom0StorePort, store.OnEvent);
+
+                var guest = new ManagedGuest(d, config, console, store, storeRing, dom0StorePort);
+                _guests[d.Id] = guest;
+                _hv.Console.Log($"d{d.Id}: created \"{config.Name}\" with {config.MemoryMiB} MiB, kernel {config.Kernel}");
+                if (!paused) _hv.Unpause(d);
+                return Info(d);
+            }
+            catch (Exception e) when (e is DomainBuildException or HypervisorException or ToolstackException or XenStoreException)
+            {
+                if (introduced) _xenstore.ReleaseDomain(d.Id);
+                RemoveDomainNodes(d);
+                if (console != null) _consoled.Release(d.Id);
+                storeRing?.Dispose();
+                if (dom0StorePort != 0) EventChannelTable.Close(_hv.Dom0, dom0StorePort);
+                _guests.TryRemove(d.Id, out _);
+                _hv.DestroyDomain(d);
+                throw new ToolstackException(e.Message);
+            }
+        }
+    }
+
+    public IReadOnlyList<DomainInfo> List() => _hv.Domains.Where(d => !d.IsDying).Select(Info).ToList();
+
+    public DomainInfo Find(string nameOrId)
+    {
+        var d = Resolve(nameOrId);
+        return Info(d);
+    }
+
+    public void Destroy(uint domId)
+    {
+        var d = Lookup(domId);
+        if (d.IsManaged) throw new ToolstackException("cannot destroy privileged domain 0");
+        Teardown(d, destroyed: true);
+    }
+
+    public void Pause(uint domId)
+    {
+        var d = Lookup(domId);
+        if (d.IsManaged) throw new ToolstackException("cannot pause domain 0");
+        try { _hv.Pause(d); }
+        catch (HypervisorException e) { throw new ToolstackException(e.Message); }
+    }
+
+    public void Unpause(uint domId)
+    {
+        var d = Lookup(domId);
+        if (d.IsManaged) throw new ToolstackException("cannot unpause domain 0");
+        try { _hv.Unpause(d); }
+        catch (HypervisorException e) { throw new ToolstackException(e.Message); }
+    }
+
+    public ConsoleSession AttachConsole(uint domId)
+    {
+        var d = Lookup(domId);
+        if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} has no console");
+        var reader = g.Console.Subscribe(out var detach);
+        return new ConsoleSession(reader, g.End.Task, input => g.Console.SendInput(input.Span), detach);
+    }
+
+    public Task<DomainEnd> WaitForEnd(uint domId)
+    {
+        var d = Lookup(domId);
+        if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} is not managed by this toolstack");
+        return g.End.Task;
+    }
+
+    public string Dmesg(bool clear) => _hv.Console.Read(clear);
+
+    public void Dispose()
+    {
+        _hv.DomainShutdown -= OnDomainShutdown;
+        foreach (var g in _guests.Values) Teardown(g.Domain, destroyed: true);
+    }
+
+    // ---- domain death ----
+
+    private void OnDomainShutdown(Domain d)
+    {
+        // Runs on the guest's vCPU thread: act elsewhere, as libxl reacts to VIRQ_DOM_EXC from its own loop.
+        ThreadPool.QueueUserWorkItem(_ =>
+        {
+            if (!_guests.TryGetValue(d.Id, out var g)) return;
+            var reason = d.ShutdownReason ?? HvShutdown.Crash;
+            var action = reason switch
+            {
+                HvShutdown.Poweroff => g.Config.OnPoweroff,
+                HvShutdown.Reboot => g.Config.OnReboot,
+                HvShutdown.Watchdog => g.Config.OnWatchdog,
+                HvShutdown.SoftReset => DomainAction.Destroy,
+                _ => g.Config.OnCrash,
+            };
+            _hv.Console.Log($"d{d.Id}: shutdown reason {reason.ToString().ToLowerInvariant()}, action {action}");
+            switch (action)
+            {
+                case DomainAction.Preserve:
+                    // Keep the domain for inspection; console sessions end now.
+                    g.Console.Drain();
+                    g.End.TrySetResult(new DomainEnd((ShutdownReason)(uint)reason, false, d.CrashMessage));
+                    break;
+                case DomainAction.Restart:
+                case DomainAction.RenameRestart:
+                    Teardown(d, destroyed: false);
+                    try { Create(g.Config, paused: false); }
+                    catch (ToolstackException e) { _hv.Console.Log($"d{d.Id}: restart failed: {e.Message}"); }
+                    break;
+                default:
+                    // destroy; coredump-* write no core yet and then behave as destroy.
+                    Teardown(d, destroyed: false);
+                    break;
+            }
+        });
+    }
+
+    private void Teardown(Domain d, bool destroyed)
+    {
+        if (!_guests.TryGetValue(d.Id, out var g))
+        {
+            _hv.DestroyDomain(d);
+            return;
+        }
+        if (Interlocked.Exchange(ref g.Torn, 1) == 1) return;
+        var reason = d.ShutdownReason;
+        _hv.Pause(d);
+        g.Console.Drain();
+        _xenstore.ReleaseDomain(d.Id);
+        RemoveDomainNodes(d);
+        _consoled.Release(d.Id);
+        g.StoreRing.Dispose();
+        EventChannelTable.Close(_hv.Dom0, g.Dom0StorePort);
+        _hv.DestroyDomain(d);
+        _guests.TryRemove(d.Id, out _);
+        g.End.TrySetResult(new DomainEnd(
+            reason is { } r ? (ShutdownReason)(uint)r : ShutdownReason.Poweroff, destroyed && reason == null, d.CrashMessage));
+        _hv.Console.Log($"d{d.Id}: destroyed");
+    }
+
+    // ---- xenstore layout (docs/misc/xenstore-paths.pandoc) ----
+
+    private void PublishDom0()
+    {
+        Write(0, "/local/domain/0/name", "Domain-0");
+        Write(0, "/local/domain/0/domid", "0");
+        _xenstore.Mkdir(0, "/vm");
+    }
+
+    private void PublishDomain(Domain d, DomainConfig config, PvBuildResult built, uint storePort, uint consolePort)
+    {
+        string dom = $"/local/domain/{d.Id}", vm = $"/vm/{d.Uuid}";
+        var ro = new[] { new XsPermission(0, XsPerm.None), new XsPermission(d.Id, XsPerm.Read) };
+        var rw = new[] { new XsPermission(d.Id, XsPerm.None) };
+        Mkdir(dom, ro);
+        Mkdir(vm, ro);
+        Write(0, $"{vm}/uuid", d.Uuid.ToString(), ro);
+        Write(0, $"{vm}/name", config.Name, ro);
+        Write(0, $"{vm}/start_time", (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0).ToString("F2", CultureInfo.InvariantCulture), ro);
+        Write(0, $"{dom}/vm", vm, ro);
+        Write(0, $"{dom}/name", config.Name, ro);
+        Write(0, $"{dom}/domid", d.Id.ToString(CultureInfo.InvariantCulture), ro);
+        Write(0, $"{dom}/memory/static-max", (config.MaxMemMiB * 1024).ToString(CultureInfo.InvariantCulture), ro);
+        Write(0, $"{dom}/memory/target", (config.MemoryMiB * 1024).ToString(CultureInfo.InvariantCulture), ro);
+        for (int i = 0; i < config.Vcpus; i++) Write(0, $"{dom}/cpu/{i}/availability", "online", ro);
+        Write(0, $"{dom}/store/port", storePort.ToString(CultureInfo.InvariantCulture), ro);
+        Write(0, $"{dom}/store/ring-ref", built.StoreMfn.ToString(CultureInfo.InvariantCulture), ro);
+        Write(0, $"{dom}/console/port", consolePort.ToString(CultureInfo.InvariantCulture), ro);
+        Write(0, $"{dom}/console/ring-ref", built.ConsoleMfn.ToString(CultureInfo.InvariantCulture), ro);
+        Write(0, $"{dom}/console/type", "xenconsoled", ro);
+        Write(0, $"{dom}/console/output", "pty", ro);
+        Write(0, $"{dom}/console/limit", XenConsoled.HistoryBytes.ToString(CultureInfo.InvariantCulture), ro);
+        foreach (var sub in new[] { "device", "control", "data", "drivers", "feature", "attr", "error" })
+            Mkdir($"{dom}/{sub}", rw);
+        Mkdir($"{dom}/control/shutdown", rw);
+        Write(0, $"{dom}/control/platform-feature-multiprocessor-suspend", "1", ro);
+    }
+
+    private void RemoveDomainNodes(Domain d)
+    {
+        TryRemove($"/local/domain/{d.Id}");
+        TryRemove($"/vm/{d.Uuid}");
+    }
+
+    private void Write(ushort caller, string path, string value, XsPermission[]? perms = null)
+    {
+        _xenstore.Write(caller, path, value);
+        if (perms != null) _xenstore.SetPerms(caller, path, perms);
+    }
+
+    private void Mkdir(string path, XsPermission[] perms)
+    {
+        _xenstore.Mkdir(0, path);
+        _xenstore.SetPerms(0, path, perms);
+    }
+
+    private void TryRemove(string path)
+    {
+        try { _xenstore.Rm(0, path); }
+        catch (XenStoreException) { }
+    }
+
+    // ---- helpers ----
+
+    private static void Validate(DomainConfig c)
+    {
+        if (string.IsNullOrEmpty(c.Name)) throw new ToolstackException("domain name must be given");
+        if (c.Type != "pv") throw new ToolstackException($"type \"{c.Type}\" is not supported: only \"pv\"");
+        if (c.MemoryMiB <= 0) throw new ToolstackException($"memory must be positive, got {c.MemoryMiB}");
+        if (c.MaxMemMiB != 0 && c.MaxMemMiB < c.MemoryMiB) throw new ToolstackException($"maxmem ({c.MaxMemMiB}) is less than memory ({c.MemoryMiB})");
+        if (c.Vcpus != 1) throw new ToolstackException($"vcpus={c.Vcpus}: only 1 vCPU is supported yet");
+        if (string.IsNullOrEmpty(c.Kernel)) throw new ToolstackException("a pv domain needs a kernel");
+    }
+
+    private static void Check(int rc, string what)
+    {
+        if (rc != 0) throw new ToolstackException($"cannot {what}: errno {-rc}");
+    }
+
+    private Domain Lookup(uint domId)
+    {
+        var d = domId < DomId.FirstReserved ? _hv.GetDomain((ushort)domId) : null;
+        if (d == null || d.IsDying) throw new ToolstackException($"{domId} is an invalid domain identifier");
+        return d;
+    }
+
+    private Domain Resolve(string nameOrId)
+    {
+        if (uint.TryParse(nameOrId, NumberStyles.None, CultureInfo.InvariantCulture, out var id)) return Lookup(id);
+        return _hv.Domains.FirstOrDefault(d => d.Name == nameOrId && !d.IsDying)
+               ?? throw new ToolstackException($"{nameOrId} is an invalid domain identifier");
+    }
+
+    private static DomainInfo Info(Domain d) => new(
+        d.Id, d.Name, d.Uuid, (long)(d.IsManaged ? 0 : d.MaxPages / 256), d.IsManaged ? Environment.ProcessorCount : d.Vcpus.Count,
+        d.StateLetters, d.CpuTimeSeconds);
+
+    /// <summary>xenstored's view of a guest's store ring page (a Dom0 foreign mapping).</summary>
+    private sealed class ForeignRingPage(ForeignMapping mapping) : IRingPage
+    {
+        public Span<byte> Span => mapping.Span;
+    }
+}
