@@ -20,6 +20,8 @@ public sealed unsafe class MachineMemory : IDisposable
 
     private byte* _base;
     private readonly uint[] _generation;
+    /// <summary>Nonzero for frames some vCPU has decoded instructions from; see <see cref="NoteCpuWrite"/>.</summary>
+    private readonly byte[] _holdsCode;
 
     public MachineMemory(ulong frameCount)
     {
@@ -27,6 +29,7 @@ public sealed unsafe class MachineMemory : IDisposable
             throw new ArgumentOutOfRangeException(nameof(frameCount), frameCount, "frame count must be 1..2^28 (1 TiB)");
         FrameCount = frameCount;
         _generation = new uint[frameCount];
+        _holdsCode = new byte[frameCount];
         var size = (nuint)(frameCount << PageShift);
         var p = Native.mmap(null, size, Native.PROT_READ | Native.PROT_WRITE,
             Native.MAP_PRIVATE | Native.MAP_ANONYMOUS | Native.MAP_NORESERVE, -1, 0);
@@ -101,6 +104,30 @@ public sealed unsafe class MachineMemory : IDisposable
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void NoteWrite(ulong mfn) => Interlocked.Increment(ref _generation[mfn]);
+
+    /// <summary>
+    /// Record that a decode cache holds instructions from this frame. From then on CPU stores into the frame
+    /// bump its <see cref="WriteGeneration"/> (see <see cref="NoteCpuWrite"/>). Never cleared: a frame that once
+    /// held code only costs an extra counter increment per CPU store afterwards.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void MarkHoldsCode(ulong mfn) => Volatile.Write(ref _holdsCode[mfn], 1);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool HoldsCode(ulong mfn) => _holdsCode[mfn] != 0;
+
+    /// <summary>
+    /// The cheap write note for a CPU's own stores: bumps the generation only for frames that hold decoded
+    /// code, so ordinary data stores cost one byte load. Returns true when it bumped (the store may have
+    /// modified code the storing vCPU is about to run).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool NoteCpuWrite(ulong mfn)
+    {
+        if (_holdsCode[mfn] == 0) return false;
+        NoteWrite(mfn);
+        return true;
+    }
 
     public void Dispose()
     {

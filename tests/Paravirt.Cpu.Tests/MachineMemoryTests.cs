@@ -30,4 +30,17 @@ public class MachineMemoryTests
         Assert.Throws<ArgumentOutOfRangeException>(() => memory.ReadUInt64(4 * 4096 - 4));
         Assert.Throws<ArgumentOutOfRangeException>(() => memory.FrameForWrite(4));
     }
+
+    [Test]
+    public void CpuWritesBumpTheGenerationOnlyOfFramesHoldingCode()
+    {
+        using var memory = new MachineMemory(4);
+        var data = memory.WriteGeneration(1);
+        Assert.That(memory.NoteCpuWrite(1), Is.False);
+        Assert.That(memory.WriteGeneration(1), Is.EqualTo(data));
+        memory.MarkHoldsCode(2);
+        var code = memory.WriteGeneration(2);
+        Assert.That(memory.NoteCpuWrite(2), Is.True);
+        Assert.That(memory.WriteGeneration(2), Is.Not.EqualTo(code));
+    }
 }

@@ -1,0 +1,353 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Iced.Intel;
+
+namespace Paravirt.Cpu.Emulated;
+
+/// <summary>
+/// An interpreted x86-64 vCPU. Runs guest code at the CPL in CS until an exit; see <see cref="IVcpu"/>.
+/// </summary>
+/// <remarks>
+/// Decode once, execute many: instructions are decoded into <see cref="CodeBlock"/>s keyed by machine address
+/// and revalidated against <see cref="MachineMemory.WriteGeneration"/>; a direct-mapped jump cache maps a RIP to
+/// its block without a dictionary lookup. Execution is a switch on a dense <see cref="Op"/>, with no allocation per
+/// instruction. Guest faults are raised as an internal <see cref="GuestFault"/> that <see cref="Run"/> turns into
+/// an exit; handlers perform every access that can fault before they commit any register, so a fault leaves
+/// the architectural state as before the instruction.
+/// </remarks>
+public sealed unsafe partial class EmulatedVcpu : IVcpu
+{
+    /// <summary>Instructions per decoded block at most (bounds the time between kick checks).</summary>
+    private const int MaxBlockInstructions = 64;
+    private const int JumpCacheSize = 4096;
+    /// <summary>Blocks kept before the decode cache is dropped wholesale (bounds memory under hostile code).</summary>
+    private const int MaxCachedBlocks = 1 << 16;
+    private const ulong NoFrame = ulong.MaxValue;
+
+    private readonly EmulatedPlatform _platform;
+    private readonly MachineMemory _memory;
+    private readonly byte* _base;
+    private readonly ulong* _r;
+    private GCHandle _gprHandle;
+    private readonly GuestFault _fault = new();
+
+    private ulong _rip, _next, _flags;
+    private int _cpl;
+    private VcpuExit _exit;
+    /// <summary>Set when the current instruction stored into a frame holding decoded code, or asked to end the
+    /// block (a rep instruction interrupted by a kick): the executor leaves the block after it.</summary>
+    private bool _endBlock;
+    /// <summary>Requests from other threads, checked at every block boundary: <see cref="AttentionKick"/>,
+    /// <see cref="AttentionFlush"/>.</summary>
+    private int _attention;
+    private const int AttentionKick = 1, AttentionFlush = 2;
+    /// <summary>Managed thread id of the thread inside <see cref="Run"/>, or 0.</summary>
+    private int _runThread;
+    private bool _disposed;
+
+    private readonly Dictionary<ulong, CodeBlock> _blocks = new();
+    private readonly JumpCacheEntry[] _jumpCache = new JumpCacheEntry[JumpCacheSize];
+    private readonly DecodedInstruction[] _decodeScratch = new DecodedInstruction[MaxBlockInstructions];
+    private readonly PageCodeReader _reader = new();
+    private readonly Decoder _decoder;
+
+    internal EmulatedVcpu(EmulatedPlatform platform, MachineMemory memory)
+    {
+        _platform = platform;
+        _memory = memory;
+        _base = memory.Base;
+        Registers = new VcpuRegisters();
+        _gprHandle = GCHandle.Alloc(Registers.Gprs, GCHandleType.Pinned);
+        _r = (ulong*)_gprHandle.AddrOfPinnedObject();
+        _tlb = (TlbEntry*)NativeMemory.AllocZeroed((nuint)(TlbSize * sizeof(TlbEntry)));
+        _itlb = (ItlbEntry*)NativeMemory.AllocZeroed((nuint)(TlbSize * sizeof(ItlbEntry)));
+        _decoder = Decoder.Create(64, _reader, 0, DecoderOptions.None);
+        FlushTlbNow();
+    }
+
+    public VcpuRegisters Registers { get; }
+
+    public Func<uint, uint, (uint Eax, uint Ebx, uint Ecx, uint Edx)>? Cpuid { get; set; }
+
+    /// <summary>IA32_TSC_AUX as rdtscp reports it in ECX (conventionally the vCPU number).</summary>
+    public uint TscAux { get; set; }
+
+    /// <summary>Instructions retired by this vCPU (approximate across faults; for statistics and benchmarks).</summary>
+    public ulong InstructionsRetired { get; private set; }
+
+    public void Kick() => Interlocked.Or(ref _attention, AttentionKick);
+
+    private bool KickPending => (Volatile.Read(ref _attention) & AttentionKick) != 0;
+
+    public VcpuExit Run()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Volatile.Write(ref _runThread, Environment.CurrentManagedThreadId);
+        LoadState();
+        ulong retired = 0;
+        try
+        {
+            while (true)
+            {
+                if (Volatile.Read(ref _attention) != 0)
+                {
+                    int attention = Interlocked.Exchange(ref _attention, 0);
+                    if ((attention & AttentionFlush) != 0) FlushTlbNow();
+                    if ((attention & AttentionKick) != 0) return VcpuExit.Kicked;
+                }
+                var block = FindBlock(_rip);
+                _currentFrame = block.Frame;
+                _currentFrame2 = block.Frame2;
+                if ((_flags & Flags.TF) != 0)
+                {
+                    // Single-step (SDM vol. 3, 18.3.1.4): TF set before an instruction traps #DB after it.
+                    ref var step = ref block.Instructions[0];
+                    _next = _rip + step.Length;
+                    bool continued = Execute(ref step);
+                    retired++;
+                    _rip = _next;
+                    _endBlock = false;
+                    return continued ? new VcpuExit(VcpuExitReason.Exception, ExceptionVector.Debug) : _exit;
+                }
+                var code = block.Instructions;
+                int count = block.Count;
+                for (int k = 0; k < count; k++)
+                {
+                    ref var d = ref code[k];
+                    _next = _rip + d.Length;
+                    if (!Execute(ref d))
+                    {
+                        retired += (ulong)k + 1;
+                        _rip = _next;
+                        return _exit;
+                    }
+                    _rip = _next;
+                    if (_endBlock)
+                    {
+                        _endBlock = false;
+                        retired += (ulong)k + 1;
+                        goto nextBlock;
+                    }
+                }
+                retired += (ulong)count;
+            nextBlock:;
+            }
+        }
+        catch (GuestFault f)
+        {
+            // Faults leave RIP at the faulting instruction (restartable); Registers.Cr2 was set for #PF.
+            return f.ToExit();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _platform.ReportInternalError(_rip, e);
+            return new VcpuExit(VcpuExitReason.Exception, ExceptionVector.InvalidOpcode);
+        }
+        finally
+        {
+            _endBlock = false;
+            InstructionsRetired += retired;
+            SaveState();
+            Volatile.Write(ref _runThread, 0);
+        }
+    }
+
+    private void LoadState()
+    {
+        var regs = Registers;
+        _rip = regs.Rip;
+        _flags = (regs.Rflags | Flags.Fixed1) & ~(Flags.RF | Flags.VM);
+        SetCpl(regs.Cpl);
+        if (regs.Cr3 != _cr3)
+        {
+            // A new CR3 flushes non-global translations; we keep none across address spaces.
+            _cr3 = regs.Cr3;
+            FlushTlbNow();
+        }
+    }
+
+    private void SaveState()
+    {
+        Registers.Rip = _rip;
+        Registers.Rflags = _flags;
+    }
+
+    private void SetCpl(int cpl)
+    {
+        _cpl = cpl;
+        _userBit = cpl == 3 ? 1UL : 0; // paging treats CPL 3 as user mode (SDM vol. 3, 4.6)
+    }
+
+    // ---- decoded-code cache -------------------------------------------------------------------------------
+
+    private struct JumpCacheEntry
+    {
+        public ulong Rip;
+        public CodeBlock? Block;
+    }
+
+    /// <summary>Instructions decoded from one machine address up to a branch, a page end or the block limit.
+    /// An instruction that straddles a page boundary sits alone in its block and records the second frame.</summary>
+    private sealed class CodeBlock
+    {
+        public ulong MachineAddress;
+        public ulong Frame;
+        public uint Generation;
+        public ulong Frame2 = NoFrame;
+        public uint Generation2;
+        public DecodedInstruction[] Instructions = [];
+        public int Count;
+    }
+
+    private CodeBlock FindBlock(ulong rip)
+    {
+        ulong maddr = FetchPage(rip) + (rip & 0xFFF);
+        ref var j = ref _jumpCache[(int)((rip ^ (rip >> 12)) & (JumpCacheSize - 1))];
+        var block = j.Block;
+        if (block != null && j.Rip == rip && block.MachineAddress == maddr && IsCurrent(block, rip)) return block;
+        if (!_blocks.TryGetValue(maddr, out block) || !IsCurrent(block, rip))
+        {
+            block = DecodeBlock(rip, maddr);
+            if (_blocks.Count >= MaxCachedBlocks)
+            {
+                _blocks.Clear();
+                Array.Clear(_jumpCache);
+            }
+            _blocks[maddr] = block;
+        }
+        j.Rip = rip;
+        j.Block = block;
+        return block;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsCurrent(CodeBlock block, ulong rip)
+    {
+        if (_memory.WriteGeneration(block.Frame) != block.Generation) return false;
+        if (block.Frame2 == NoFrame) return true;
+        // The straddling instruction's second page may be mapped elsewhere now.
+        ulong second = FetchPage((rip | 0xFFF) + 1) >> MachineMemory.PageShift;
+        return second == block.Frame2 && _memory.WriteGeneration(second) == block.Generation2;
+    }
+
+    private CodeBlock DecodeBlock(ulong rip, ulong maddr)
+    {
+        ulong frame = maddr >> MachineMemory.PageShift;
+        // Mark before reading the generation and the bytes, so a store that misses the mark happened before
+        // our decode saw memory (see MachineMemory.NoteCpuWrite).
+        _memory.MarkHoldsCode(frame);
+        Interlocked.MemoryBarrier();
+        var block = new CodeBlock { MachineAddress = maddr, Frame = frame, Generation = _memory.WriteGeneration(frame) };
+        int offset = (int)(maddr & 0xFFF);
+        _reader.Reset(_base + maddr, MachineMemory.PageSize - offset, null, 0);
+        _decoder.IP = 0;
+        int count = 0;
+        while (count < MaxBlockInstructions)
+        {
+            int start = _reader.Position;
+            _decoder.Decode(out var instruction);
+            if (instruction.IsInvalid && _decoder.LastError == DecoderError.NoMoreBytes)
+            {
+                if (count > 0) break; // the straddling instruction starts its own block
+                ulong page2 = FetchPage((rip | 0xFFF) + 1); // may #PF: nothing has been done yet
+                block.Frame2 = page2 >> MachineMemory.PageShift;
+                _memory.MarkHoldsCode(block.Frame2);
+                Interlocked.MemoryBarrier();
+                block.Generation2 = _memory.WriteGeneration(block.Frame2);
+                _reader.Reset(_base + maddr, MachineMemory.PageSize - offset, _base + page2, 15);
+                _decoder.IP = 0;
+                _decoder.Decode(out instruction);
+                _decodeScratch[count++] = DecodedInstruction.From(instruction);
+                break;
+            }
+            var d = DecodedInstruction.From(instruction);
+            _decodeScratch[count++] = d;
+            if (EndsBlock(d.Op) || _reader.Exhausted) break;
+        }
+        block.Instructions = _decodeScratch.AsSpan(0, count).ToArray();
+        block.Count = count;
+        return block;
+    }
+
+    private static bool EndsBlock(Op op) => op switch
+    {
+        Op.Jcc or Op.Jmp or Op.Call or Op.Ret or Op.Loop or Op.Loope or Op.Loopne or Op.Jrcxz or Op.Syscall
+            or Op.Int3 or Op.IntN or Op.Int1 or Op.Ud or Op.Unimplemented or Op.Privileged or Op.Hlt or Op.Iretq => true,
+        _ => false,
+    };
+
+    /// <summary>Feeds Iced from guest memory: the rest of one page, then optionally the head of the next.</summary>
+    private sealed class PageCodeReader : CodeReader
+    {
+        private byte* _first, _second;
+        private int _firstLength, _secondLength, _position;
+
+        public int Position => _position;
+        public bool Exhausted => _position >= _firstLength;
+
+        public void Reset(byte* first, int firstLength, byte* second, int secondLength)
+        {
+            _first = first;
+            _firstLength = firstLength;
+            _second = second;
+            _secondLength = secondLength;
+            _position = 0;
+        }
+
+        public override int ReadByte()
+        {
+            int p = _position;
+            if (p < _firstLength) { _position = p + 1; return _first[p]; }
+            if (_second != null && p - _firstLength < _secondLength) { _position = p + 1; return _second[p - _firstLength]; }
+            return -1;
+        }
+    }
+
+    // ---- faults -----------------------------------------------------------------------------------------
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private void RaiseFault(byte vector, uint errorCode = 0, bool hasErrorCode = true, ulong address = 0) =>
+        throw _fault.Set(vector, errorCode, hasErrorCode, address);
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private void RaiseGp0() => throw _fault.Set(ExceptionVector.GeneralProtection, 0, true, 0);
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private void RaiseUd() => throw _fault.Set(ExceptionVector.InvalidOpcode, 0, false, 0);
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private void RaiseUnimplemented()
+    {
+        Span<byte> bytes = stackalloc byte[15];
+        int n = 0;
+        for (; n < bytes.Length; n++)
+        {
+            if (PageTableWalker.Translate(_memory, _cr3, _rip + (ulong)n, false, _userBit != 0, true, out var ma) != 0) break;
+            bytes[n] = _base[ma];
+        }
+        _platform.ReportUnimplemented(_rip, bytes[..n]);
+        RaiseUd();
+    }
+
+    public void Dispose()
+    {
+        Release();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>The TLBs are native memory and the register file is pinned: release them even if the owner
+    /// forgets to dispose.</summary>
+    ~EmulatedVcpu() => Release();
+
+    private void Release()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        NativeMemory.Free(_tlb);
+        NativeMemory.Free(_itlb);
+        _tlb = null;
+        _itlb = null;
+        if (_gprHandle.IsAllocated) _gprHandle.Free();
+    }
+}

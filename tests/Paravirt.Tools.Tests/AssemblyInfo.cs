@@ -1,0 +1,4 @@
+using System.Runtime.Versioning;
+
+// paravirtd and xl are Linux programs (Unix sockets, file modes, termios); so are their tests.
+[assembly: SupportedOSPlatform("linux")]

@@ -1,0 +1,30 @@
+namespace Paravirt.Control.Messages;
+
+/// <summary>The operations a <see cref="ControlRequest"/> may name. Anything else gets an error reply.</summary>
+public static class ControlOps
+{
+    /// <summary>Is the daemon alive? Empty OK reply.</summary>
+    public const string Ping = "ping";
+    /// <summary>Config required; Paused; Console switches to console mode after building.</summary>
+    public const string Create = "create";
+    /// <summary>Domain optional: all domains, or the one named.</summary>
+    public const string List = "list";
+    public const string Destroy = "destroy";
+    public const string Pause = "pause";
+    public const string Unpause = "unpause";
+    /// <summary>Attach to the console of Domain; the connection switches to console mode.</summary>
+    public const string Console = "console";
+    /// <summary>Reply once Domain has died, with how it ended.</summary>
+    public const string Wait = "wait";
+    /// <summary>The hypervisor console ring; Clear empties it.</summary>
+    public const string Dmesg = "dmesg";
+
+    public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.Ordinal)
+    {
+        Ping, Create, List, Destroy, Pause, Unpause, Console, Wait, Dmesg,
+    };
+
+    /// <summary>Operations whose request must name a domain.</summary>
+    public static bool NeedsDomain(string op) =>
+        op is Destroy or Pause or Unpause or Console or Wait;
+}

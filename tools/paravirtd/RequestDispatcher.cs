@@ -1,0 +1,99 @@
+using Paravirt.Control.Messages;
+using Paravirt.Domains.Toolstack;
+
+namespace Paravirt.Daemon;
+
+/// <summary>
+/// Turns one request into toolstack calls and a reply. Every failure becomes an error reply: a
+/// <see cref="ToolstackException"/> passes its line through, anything else is logged and reported as an internal
+/// error, so no request can take the daemon down. Console attachment is not handled here (it changes the
+/// connection's mode): see <see cref="ClientConnection"/>.
+/// </summary>
+public sealed class RequestDispatcher(IToolstack toolstack, DaemonLog log)
+{
+    public IToolstack Toolstack => toolstack;
+
+    /// <summary>Null when the request is well formed, else the error line to send back.</summary>
+    public static string? Validate(ControlRequest request)
+    {
+        if (MessageValidation.FindMissingValue(request) is { } missing)
+            return $"malformed request: {missing} is missing";
+        if (!ControlOps.All.Contains(request.Op))
+            return $"unknown operation '{Printable(request.Op)}'";
+        if (ControlOps.NeedsDomain(request.Op) && string.IsNullOrWhiteSpace(request.Domain))
+            return $"'{request.Op}' needs a domain";
+        if (request.Op == ControlOps.Create && request.Config is null)
+            return "'create' needs a domain configuration";
+        return null;
+    }
+
+    /// <summary>Run a request that does not change the connection's mode (everything but console attachment).</summary>
+    public async Task<ControlResponse> DispatchAsync(ControlRequest request, CancellationToken cancellationToken)
+    {
+        if (Validate(request) is { } invalid)
+            return ControlResponse.Failure(invalid);
+        try
+        {
+            switch (request.Op)
+            {
+                case ControlOps.Ping:
+                    return ControlResponse.Success();
+                case ControlOps.Create:
+                    var created = toolstack.Create(request.Config!, request.Paused);
+                    log.Info($"created domain {created.DomId} ({created.Name}){(request.Paused ? " paused" : "")}");
+                    return new ControlResponse { Ok = true, Domain = created.ToWire() };
+                case ControlOps.List:
+                    var domains = string.IsNullOrEmpty(request.Domain)
+                        ? toolstack.List()
+                        : [toolstack.Find(request.Domain)];
+                    return new ControlResponse { Ok = true, Domains = domains.OrderBy(d => d.DomId).Select(d => d.ToWire()).ToList() };
+                case ControlOps.Destroy:
+                    var victim = toolstack.Find(request.Domain!);
+                    toolstack.Destroy(victim.DomId);
+                    log.Info($"destroyed domain {victim.DomId} ({victim.Name})");
+                    return ControlResponse.Success();
+                case ControlOps.Pause:
+                    toolstack.Pause(toolstack.Find(request.Domain!).DomId);
+                    return ControlResponse.Success();
+                case ControlOps.Unpause:
+                    toolstack.Unpause(toolstack.Find(request.Domain!).DomId);
+                    return ControlResponse.Success();
+                case ControlOps.Wait:
+                    var end = await toolstack.WaitForEnd(toolstack.Find(request.Domain!).DomId)
+                        .WaitAsync(cancellationToken).ConfigureAwait(false);
+                    return new ControlResponse { Ok = true, End = end.ToWire() };
+                case ControlOps.Dmesg:
+                    return new ControlResponse { Ok = true, Text = TailThatFits(toolstack.Dmesg(request.Clear)) };
+                default:
+                    return ControlResponse.Failure($"'{request.Op}' cannot be used here");
+            }
+        }
+        catch (ToolstackException e)
+        {
+            return ControlResponse.Failure(e.Message);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ControlResponse.Failure("paravirtd is shutting down");
+        }
+        catch (Exception e)
+        {
+            log.Error($"internal error in '{request.Op}': {e}");
+            return ControlResponse.Failure($"paravirtd internal error in '{request.Op}': {e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    /// <summary>The dmesg reply must fit one frame; when the ring is larger keep its newest part, as a ring would.</summary>
+    internal static string TailThatFits(string text)
+    {
+        // Each char is at most 3 UTF-8 bytes in the BMP (4 for a surrogate pair, i.e. 2 per char); leave room for JSON escaping.
+        const int maxChars = Control.Protocol.FrameLimits.MaxMessageBytes / 8;
+        return text.Length <= maxChars ? text : text[^maxChars..];
+    }
+
+    private static string Printable(string text)
+    {
+        var shown = new string(text.Take(32).Select(c => char.IsControl(c) ? '?' : c).ToArray());
+        return text.Length > 32 ? shown + "..." : shown;
+    }
+}

@@ -1,0 +1,29 @@
+using Paravirt.Control.Messages;
+using Paravirt.Domains.Toolstack;
+
+namespace Paravirt.Daemon;
+
+/// <summary>Toolstack types to their wire forms (the protocol library does not know the toolstack).</summary>
+public static class WireMapping
+{
+    public static DomainSummary ToWire(this DomainInfo info) => new()
+    {
+        DomId = info.DomId,
+        Name = info.Name,
+        Uuid = info.Uuid,
+        MemoryMiB = info.MemoryMiB,
+        Vcpus = info.Vcpus,
+        State = info.State,
+        CpuTimeSeconds = info.CpuTimeSeconds,
+    };
+
+    public static DomainEndInfo ToWire(this DomainEnd end) => new()
+    {
+        // SHUTDOWN_* values are the same numbers on both sides (sched.h); an unknown one is reported as a crash.
+        Reason = Enum.IsDefined((DomainShutdownReason)(int)end.Reason)
+            ? (DomainShutdownReason)(int)end.Reason
+            : DomainShutdownReason.Crash,
+        Destroyed = end.Destroyed,
+        CrashMessage = end.CrashMessage,
+    };
+}

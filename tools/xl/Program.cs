@@ -1,0 +1,3 @@
+using Paravirt.Xl;
+
+return await XlCommandLine.RunAsync(args, XlContext.FromProcess());
