@@ -94,6 +94,18 @@ public class XlDomainConfigReaderTests
         Assert.That(Assert.Throws<XlConfigException>(() => Read("name='x'\nkernel = 'nope'"))!.Message, Is.EqualTo("t.cfg:2:10: kernel file \"nope\" not found"));
 
     [Test]
+    public void DisksAreParsedWithTheDiskSpecGrammar()
+    {
+        var c = Read(Minimal("disk = [ '/img/a.img,,xvda,rw', 'vdev=xvdb, target=/img/b.img' ]"));
+        Assert.That(c.Disks.Select(d => d.Vdev), Is.EqualTo(new[] { "xvda", "xvdb" }));
+    }
+
+    [Test]
+    public void ABadDiskSpecPointsAtItsListEntry() =>
+        Assert.That(Assert.Throws<XlConfigException>(() => Read(Minimal("disk = [ '/img/a.img,,xvda',\n  '/img/b.img,vmdk,xvdb' ]")))!.Message,
+            Does.StartWith("t.cfg:4:3: config parsing error in disk specification: unknown value for format: vmdk"));
+
+    [Test]
     public void UnknownKeysAreIgnoredWithAWarning()
     {
         XlDomainConfigReader.Read(XlConfigParser.Parse(Minimal("vif = ['bridge=xenbr0']"), "t.cfg"), _dir, out var warnings);

@@ -29,4 +29,6 @@ public sealed class DomainConfig
     public DomainAction OnWatchdog { get; set; } = DomainAction.Destroy;
     public DomainAction OnCrash { get; set; } = DomainAction.Destroy;
     public bool DriverDomain { get; set; }
+    /// <summary><c>disk = [ 'DISKSPEC', ... ]</c> parsed by xl-disk-configuration(5).</summary>
+    public List<DiskSpec> Disks { get; set; } = [];
 }

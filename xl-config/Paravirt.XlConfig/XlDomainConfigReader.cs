@@ -13,7 +13,7 @@ public static class XlDomainConfigReader
     public static readonly IReadOnlySet<string> KnownKeys = new HashSet<string>(StringComparer.Ordinal)
     {
         "name", "uuid", "type", "builder", "memory", "maxmem", "vcpus", "maxvcpus", "kernel", "ramdisk", "cmdline",
-        "root", "extra", "on_poweroff", "on_reboot", "on_watchdog", "on_crash", "driver_domain",
+        "root", "extra", "on_poweroff", "on_reboot", "on_watchdog", "on_crash", "driver_domain", "disk",
     };
 
     /// <summary>
@@ -82,6 +82,17 @@ public static class XlDomainConfigReader
         c.OnWatchdog = Action(file, "on_watchdog") ?? DomainAction.Destroy;
         c.OnCrash = Action(file, "on_crash") ?? DomainAction.Destroy;
         c.DriverDomain = (Long(file, "driver_domain", 0, 1) ?? 0) == 1;
+        if (file["disk"] is { } disks)
+        {
+            if (!disks.Value.IsList) throw new XlConfigException(disks.Value.Position, "disk must be a list of DISKSPEC strings");
+            foreach (var item in disks.Value.Items!)
+            {
+                if (item.IsList || item.IsNumber) throw new XlConfigException(item.Position, $"disk entries must be strings, got {item.Describe()}");
+                try { c.Disks.Add(DiskSpec.Parse(item.Atom!)); }
+                catch (DiskSpecException e) { throw new XlConfigException(item.Position, e.Message); }
+            }
+            if (c.Disks.Count > 0) warn.Add($"{disks.KeyPosition}: warning: disk devices are parsed but not attached yet (no block back-end)");
+        }
 
         foreach (var s in file.Settings)
             if (!KnownKeys.Contains(s.Key)) warn.Add($"{s.KeyPosition}: warning: `{s.Key}' is not supported yet and is ignored");
