@@ -1,3 +1,5 @@
+using Newtonsoft.Json;
+
 namespace Paravirt.XlConfig;
 
 /// <summary>What xl.cfg(5) says to do when a domain stops for a given reason.</summary>
@@ -31,4 +33,12 @@ public sealed class DomainConfig
     public bool DriverDomain { get; set; }
     /// <summary><c>disk = [ 'DISKSPEC', ... ]</c> parsed by xl-disk-configuration(5).</summary>
     public List<DiskSpec> Disks { get; set; } = [];
+
+    /// <summary>
+    /// What xl would print as warnings while reading the config (ignored keys, cmdline overriding root/extra), one
+    /// line each, <c>file:line:column: warning: ...</c>. Filled by <see cref="XlDomainConfigReader"/>; not part of the
+    /// configuration itself, so it is not serialised.
+    /// </summary>
+    [JsonIgnore]
+    public List<string> Warnings { get; } = [];
 }

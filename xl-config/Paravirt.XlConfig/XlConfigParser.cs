@@ -1,257 +1,165 @@
-using System.Globalization;
-using System.Text;
-
 namespace Paravirt.XlConfig;
 
 /// <summary>
-/// The xl.cfg(5) grammar as Xen's libxlu implements it (tools/libs/util/libxlu_cfg_l.l, libxlu_cfg_y.y):
+/// The xl.cfg(5) grammar as Xen's libxlu implements it (tools/libs/util/libxlu_cfg_y.y; tokens in
+/// <see cref="XlConfigLexer"/>):
 /// <code>
-///   file       := { statement }
-///   statement  := [ KEY ( "=" | "+=" ) value ] ( NEWLINE | ";" | EOF )
-///   value      := STRING | NUMBER | "[" { NEWLINE } [ value { NEWLINE } { "," { NEWLINE } value { NEWLINE } } [ "," { NEWLINE } ] ] "]"
-///   KEY        := [a-zA-Z_][a-zA-Z0-9_.]*
-///   NUMBER     := 0x[0-9a-fA-F]+ | [0-9]+
-///   STRING     := '...' | "..."   with C escapes: \\ \" \' \a \b \f \n \r \t \v \xHH \ooo
-///   comments   := "#" to the end of the line
+///   file       := { statement-end | assignment statement-end } [ assignment ]      (the last needs no end)
+///   statement-end := NEWLINE | ";"                                                  (a comment is a NEWLINE)
+///   assignment := IDENT "=" value | IDENT "+=" value
+///   value      := STRING | NUMBER | "[" nl* [ value nl* { "," nl* value nl* } [ "," nl* ] ] "]"
 /// </code>
-/// Errors name the file, line and column (libxlu gives only the line).
+/// So: no line break between a key, its <c>=</c> and the start of the value; line breaks and comments are free
+/// inside brackets; one trailing comma is allowed, an empty element (<c>[1,,2]</c>, <c>[,]</c>) is not; lists nest.
+/// A bare word as a value is an error (strings must be quoted). xl reports the first error's line; here every
+/// error names the file, line and column of the offending token.
 /// </summary>
 public static class XlConfigParser
 {
     /// <summary>Largest config accepted (xl reads whole files; a megabyte is far beyond any real config).</summary>
     public const int MaxLength = 1 << 20;
-    private const int MaxListDepth = 32;
 
+    /// <summary>
+    /// Deepest list nesting accepted. libxlu's bison stack (YYMAXDEPTH 10000) also ends in an error
+    /// ("memory exhausted") for absurd nesting; this bound keeps the recursive descent's stack small.
+    /// </summary>
+    public const int MaxListDepth = 256;
+
+    /// <summary>What overrides name as their file.</summary>
+    public const string CommandLineSource = "<command line>";
+
+    /// <summary>Parse a whole config file. Any error is an <see cref="XlConfigException"/>; nothing else is thrown.</summary>
     public static XlConfigFile Parse(string text, string fileName)
     {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(fileName);
         var file = new XlConfigFile(fileName);
         if (text.Length > MaxLength)
-            throw new XlConfigException(new SourcePosition(fileName, 1, 1), $"config file too large ({text.Length} bytes, at most {MaxLength})");
-        new Parser(text, fileName).ParseFile(file);
+            throw new XlConfigException(new SourcePosition(fileName, 1, 1), $"config file too large ({text.Length} characters, at most {MaxLength})");
+        new Parser(new XlConfigLexer(text, fileName)).ParseStatements(file);
         return file;
     }
 
-    /// <summary>Apply one <c>key=value</c> (or <c>key+=value</c>) from the xl command line, with the same grammar.</summary>
+    /// <summary>
+    /// Apply one <c>key=value</c> (or <c>key+=value</c>) from the command line, as <c>xl create cfg key=value…</c>:
+    /// xl appends each such argument to the file text on a line of its own, so it is parsed with the same grammar
+    /// and, coming later, replaces (<c>=</c>) or extends (<c>+=</c>) the file's setting. Errors name
+    /// <see cref="CommandLineSource"/>, line 1 being the argument's first line.
+    /// <para>One convenience beyond xl: a bare word value (<c>name=web</c>, <c>name=hello-c</c>) is taken as a
+    /// string. xl rejects such an argument outright, so this never changes the meaning of one xl accepts.</para>
+    /// </summary>
     public static void ApplyOverride(XlConfigFile file, string assignment)
     {
-        const string source = "<command line>";
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(assignment);
+        var start = new SourcePosition(CommandLineSource, 1, 1);
         if (assignment.Length > MaxLength)
-            throw new XlConfigException(new SourcePosition(source, 1, 1), "override too long");
-        // Convenience beyond libxlu: on the command line a bare word is a string (`name=web`), as people type it.
-        int eq = assignment.IndexOf('=');
-        if (eq > 0)
-        {
-            string value = assignment[(eq + 1)..].Trim();
-            if (value.Length > 0 && value.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '_' or '-' or '.' or '/' or ':')
-                && !char.IsAsciiDigit(value[0]))
-                assignment = assignment[..(eq + 1)] + "\"" + value + "\"";
-        }
-        var p = new Parser(assignment, source);
-        if (!p.ParseSingleStatement(file))
-            throw new XlConfigException(new SourcePosition(source, 1, 1), $"`{assignment}' is not of the form key=value");
+            throw new XlConfigException(start, $"override too long ({assignment.Length} characters, at most {MaxLength})");
+        if (!assignment.Contains('='))
+            throw new XlConfigException(start, $"{XlValue.Quote(assignment)} is not of the form key=value");
+        // The line break xl puts after each argument (xl_vmcontrol.c: "\n%s\n") also ends a trailing comment.
+        string text = QuoteBareWord(assignment) + "\n";
+        var scratch = file.Clone();
+        new Parser(new XlConfigLexer(text, CommandLineSource)).ParseStatements(scratch);
+        file.CopyFrom(scratch);
     }
 
-    private sealed class Parser(string text, string file)
+    /// <summary><c>key=word</c> → <c>key="word"</c> when the word could only be an error in xl's grammar.</summary>
+    private static string QuoteBareWord(string assignment)
     {
-        private int _pos, _line = 1, _col = 1;
-
-        private SourcePosition Here => new(file, _line, _col);
-        private bool AtEnd => _pos >= text.Length;
-        private char Peek => text[_pos];
-
-        public void ParseFile(XlConfigFile cfg)
-        {
-            while (true)
-            {
-                SkipBlanksAndComments();
-                if (AtEnd) return;
-                if (Peek == '\n' || Peek == ';') { Advance(); continue; }
-                ParseAssignment(cfg);
-                SkipBlanksAndComments();
-                if (AtEnd) return;
-                if (Peek == '\n' || Peek == ';') { Advance(); continue; }
-                throw Error(Here, $"expected end of line after the value, found {Describe(Peek)}");
-            }
-        }
-
-        public bool ParseSingleStatement(XlConfigFile cfg)
-        {
-            SkipBlanksAndComments();
-            if (AtEnd || !IsKeyStart(Peek)) return false;
-            ParseAssignment(cfg);
-            SkipBlanksAndComments();
-            while (!AtEnd && (Peek == ';' || Peek == '\n')) { Advance(); SkipBlanksAndComments(); }
-            if (!AtEnd) throw Error(Here, $"unexpected {Describe(Peek)} after the value");
-            return true;
-        }
-
-        private void ParseAssignment(XlConfigFile cfg)
-        {
-            var keyAt = Here;
-            if (!IsKeyStart(Peek)) throw Error(keyAt, $"expected a setting name, found {Describe(Peek)}");
-            int start = _pos;
-            while (!AtEnd && IsKeyChar(Peek)) Advance();
-            string key = text[start.._pos];
-            SkipBlanksAndComments();
-            bool append;
-            if (!AtEnd && Peek == '=') { Advance(); append = false; }
-            else if (!AtEnd && Peek == '+' && _pos + 1 < text.Length && text[_pos + 1] == '=') { Advance(); Advance(); append = true; }
-            else throw Error(Here, AtEnd ? $"expected `=' after `{key}', found end of file" : $"expected `=' after `{key}', found {Describe(Peek)}");
-            SkipBlanksAndComments();
-            var value = ParseValue(0, allowNewlines: false);
-            if (append) cfg.Append(key, keyAt, value);
-            else cfg.Set(key, keyAt, value);
-        }
-
-        private XlValue ParseValue(int depth, bool allowNewlines)
-        {
-            if (allowNewlines) SkipBlanksCommentsAndNewlines(); else SkipBlanksAndComments();
-            var at = Here;
-            if (AtEnd) throw Error(at, "expected a value, found end of file");
-            char c = Peek;
-            if (c == '"' || c == '\'') return XlValue.String(at, ParseString());
-            if (c >= '0' && c <= '9') return XlValue.Number(at, ParseNumber());
-            if (c == '[')
-            {
-                if (depth >= MaxListDepth) throw Error(at, $"lists nested deeper than {MaxListDepth}");
-                Advance();
-                var items = new List<XlValue>();
-                SkipBlanksCommentsAndNewlines();
-                if (!AtEnd && Peek == ']') { Advance(); return XlValue.List(at, items); }
-                while (true)
-                {
-                    items.Add(ParseValue(depth + 1, allowNewlines: true));
-                    SkipBlanksCommentsAndNewlines();
-                    if (AtEnd) throw Error(at, "unterminated list: no `]'");
-                    if (Peek == ']') { Advance(); return XlValue.List(at, items); }
-                    if (Peek != ',') throw Error(Here, $"expected `,' or `]' in list, found {Describe(Peek)}");
-                    Advance();
-                    SkipBlanksCommentsAndNewlines();
-                    if (AtEnd) throw Error(at, "unterminated list: no `]'");
-                    if (Peek == ']') { Advance(); return XlValue.List(at, items); } // trailing comma
-                }
-            }
-            if (c == '\n' || c == ';') throw Error(at, "expected a value, found end of line");
-            if (IsKeyStart(c)) throw Error(at, $"unquoted string `{Word()}': strings must be quoted");
-            throw Error(at, $"expected a value, found {Describe(c)}");
-        }
-
-        private string ParseNumber()
-        {
-            var at = Here;
-            int start = _pos;
-            if (Peek == '0' && _pos + 1 < text.Length && (text[_pos + 1] == 'x' || text[_pos + 1] == 'X'))
-            {
-                Advance(); Advance();
-                int digits = _pos;
-                while (!AtEnd && char.IsAsciiHexDigit(Peek)) Advance();
-                if (_pos == digits) throw Error(at, "hexadecimal number without digits");
-            }
-            else while (!AtEnd && char.IsAsciiDigit(Peek)) Advance();
-            if (!AtEnd && (char.IsAsciiLetterOrDigit(Peek) || Peek == '_' || Peek == '.'))
-                throw Error(at, $"malformed number `{text[start.._pos]}{Word()}'");
-            return text[start.._pos];
-        }
-
-        private string ParseString()
-        {
-            var at = Here;
-            char quote = Peek;
-            Advance();
-            var sb = new StringBuilder();
-            while (true)
-            {
-                if (AtEnd || Peek == '\n') throw Error(at, "unterminated string");
-                char c = Peek;
-                if (c == quote) { Advance(); return sb.ToString(); }
-                if (c != '\\') { sb.Append(c); Advance(); continue; }
-                var escAt = Here;
-                Advance();
-                if (AtEnd || Peek == '\n') throw Error(at, "unterminated string");
-                char e = Peek;
-                Advance();
-                switch (e)
-                {
-                    case '"' or '\'' or '\\': sb.Append(e); break;
-                    case 'a': sb.Append('\a'); break;
-                    case 'b': sb.Append('\b'); break;
-                    case 'f': sb.Append('\f'); break;
-                    case 'n': sb.Append('\n'); break;
-                    case 'r': sb.Append('\r'); break;
-                    case 't': sb.Append('\t'); break;
-                    case 'v': sb.Append('\v'); break;
-                    case 'x':
-                    {
-                        int v = 0, n = 0;
-                        while (n < 2 && !AtEnd && char.IsAsciiHexDigit(Peek)) { v = v * 16 + Convert.ToInt32(Peek.ToString(), 16); Advance(); n++; }
-                        if (n != 2) throw Error(escAt, "invalid \\x escape: two hexadecimal digits needed");
-                        sb.Append((char)v);
-                        break;
-                    }
-                    case >= '0' and <= '7':
-                    {
-                        int v = e - '0', n = 1;
-                        while (n < 3 && !AtEnd && Peek >= '0' && Peek <= '7') { v = v * 8 + (Peek - '0'); Advance(); n++; }
-                        if (v > 255) throw Error(escAt, $"octal escape \\{Convert.ToString(v, 8)} out of range");
-                        sb.Append((char)v);
-                        break;
-                    }
-                    default:
-                        throw Error(escAt, $"invalid character {Describe(e)} after backslash in quoted string");
-                }
-            }
-        }
-
-        private string Word()
-        {
-            int s = _pos;
-            while (_pos < text.Length && (char.IsAsciiLetterOrDigit(text[_pos]) || text[_pos] == '_' || text[_pos] == '.')) _pos++;
-            string w = text[s.._pos];
-            _pos = s;
-            return w.Length > 40 ? w[..40] + "..." : w;
-        }
-
-        private void SkipBlanksAndComments()
-        {
-            while (!AtEnd)
-            {
-                char c = Peek;
-                if (c == ' ' || c == '\t' || c == '\r') Advance();
-                else if (c == '#') { while (!AtEnd && Peek != '\n') Advance(); }
-                else return;
-            }
-        }
-
-        private void SkipBlanksCommentsAndNewlines()
-        {
-            while (true)
-            {
-                SkipBlanksAndComments();
-                if (!AtEnd && Peek == '\n') Advance();
-                else return;
-            }
-        }
-
-        private void Advance()
-        {
-            if (text[_pos] == '\n') { _line++; _col = 1; }
-            else _col++;
-            _pos++;
-        }
-
-        private static bool IsKeyStart(char c) => char.IsAsciiLetter(c) || c == '_';
-        private static bool IsKeyChar(char c) => char.IsAsciiLetterOrDigit(c) || c == '_' || c == '.';
-
-        private static string Describe(char c) => c switch
-        {
-            '\n' => "end of line",
-            _ when c < 0x20 || c == 0x7f => $"control character 0x{(int)c:x2}",
-            _ when c > 0x7e => $"character U+{(int)c:X4}",
-            _ => $"`{c}'",
-        };
-
-        private XlConfigException Error(SourcePosition at, string what) => new(at, what);
+        int eq = assignment.IndexOf('=');
+        int keyEnd = eq > 0 && assignment[eq - 1] == '+' ? eq - 1 : eq;
+        string key = assignment[..keyEnd];
+        if (key.Length == 0 || key[0] is < 'a' or > 'z' || !key.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' or '.'))
+            return assignment;
+        string value = assignment[(eq + 1)..];
+        // Such a word is an IDENT (a syntax error as a value) or holds characters libxlu cannot lex at all
+        // (upper case, - . / :); one starting with a digit may be a valid NUMBER, so it is left alone.
+        if (value.Length == 0 || char.IsAsciiDigit(value[0])
+            || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or '/' or ':'))
+            return assignment;
+        return assignment[..(eq + 1)] + "\"" + value + "\"";
     }
 
-    internal static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+    private sealed class Parser(XlConfigLexer lexer)
+    {
+        public void ParseStatements(XlConfigFile file)
+        {
+            while (true)
+            {
+                var t = lexer.Next();
+                switch (t.Kind)
+                {
+                    case XlTokenKind.EndOfFile:
+                        return;
+                    case XlTokenKind.NewLine or XlTokenKind.Semicolon:
+                        continue;
+                    case XlTokenKind.Ident:
+                        ParseAssignment(file, t);
+                        var end = lexer.Next();
+                        if (end.Kind == XlTokenKind.EndOfFile) return;
+                        if (end.Kind is XlTokenKind.NewLine or XlTokenKind.Semicolon) continue;
+                        throw new XlConfigException(end.Position, $"expected `;' or a line break after the value of `{t.Text}', found {end.Describe()}");
+                    case XlTokenKind.String:
+                        throw new XlConfigException(t.Position, $"expected a setting name, found {t.Describe()} (setting names are not quoted)");
+                    default:
+                        throw new XlConfigException(t.Position, $"expected a setting name, found {t.Describe()}");
+                }
+            }
+        }
+
+        private void ParseAssignment(XlConfigFile file, XlToken key)
+        {
+            var op = lexer.Next();
+            if (op.Kind is not (XlTokenKind.Assign or XlTokenKind.AddAssign))
+                throw new XlConfigException(op.Position, $"expected `=' or `+=' after `{key.Text}', found {op.Describe()}");
+            var value = ParseValue(lexer.Next(), 0);
+            if (op.Kind == XlTokenKind.Assign) file.Set(key.Text, key.Position, value);
+            else file.Append(key.Text, key.Position, value);
+        }
+
+        private XlValue ParseValue(XlToken t, int depth)
+        {
+            switch (t.Kind)
+            {
+                case XlTokenKind.String: return XlValue.String(t.Position, t.Text);
+                case XlTokenKind.Number: return XlValue.Number(t.Position, t.Text);
+                case XlTokenKind.OpenBracket: return ParseList(t, depth + 1);
+                case XlTokenKind.Ident:
+                    throw new XlConfigException(t.Position, $"unquoted word `{XlToken.Shorten(t.Text)}': strings must be quoted");
+                default:
+                    throw new XlConfigException(t.Position, $"expected a value (a quoted string, a number or a [list]), found {t.Describe()}");
+            }
+        }
+
+        private XlValue ParseList(XlToken open, int depth)
+        {
+            if (depth > MaxListDepth)
+                throw new XlConfigException(open.Position, $"lists nested deeper than {MaxListDepth}");
+            var items = new List<XlValue>();
+            var t = NextSkippingNewLines(open);
+            if (t.Kind == XlTokenKind.CloseBracket) return XlValue.List(open.Position, items);
+            while (true)
+            {
+                if (t.Kind == XlTokenKind.Comma)
+                    throw new XlConfigException(t.Position, "expected a list element or `]', found `,' (empty list elements are not allowed)");
+                items.Add(ParseValue(t, depth));
+                t = NextSkippingNewLines(open);
+                if (t.Kind == XlTokenKind.CloseBracket) return XlValue.List(open.Position, items);
+                if (t.Kind != XlTokenKind.Comma)
+                    throw new XlConfigException(t.Position, $"expected `,' or `]' in the list, found {t.Describe()}");
+                t = NextSkippingNewLines(open);
+                if (t.Kind == XlTokenKind.CloseBracket) return XlValue.List(open.Position, items); // one trailing comma
+            }
+        }
+
+        private XlToken NextSkippingNewLines(XlToken open)
+        {
+            XlToken t;
+            do t = lexer.Next(); while (t.Kind == XlTokenKind.NewLine);
+            if (t.Kind == XlTokenKind.EndOfFile)
+                throw new XlConfigException(open.Position, "unterminated list: this `[' has no matching `]'");
+            return t;
+        }
+    }
 }

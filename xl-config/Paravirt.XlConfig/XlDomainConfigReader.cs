@@ -1,87 +1,94 @@
-using System.Globalization;
-
 namespace Paravirt.XlConfig;
 
 /// <summary>
-/// Turns an <see cref="XlConfigFile"/> into a <see cref="DomainConfig"/> with xl's rules (tools/xl/xl_parse.c):
-/// names, defaults, how <c>cmdline</c>, <c>root</c> and <c>extra</c> combine, the <c>on_*</c> actions.
-/// Errors point at the offending value.
+/// Turns an <see cref="XlConfigFile"/> into a <see cref="DomainConfig"/> with xl's rules (tools/xl/xl_parse.c,
+/// parse_config_data), in xl's order, so the first error is the one xl would stop at:
+/// type/builder, name, uuid, memory, maxmem, vcpus, maxvcpus, on_* actions, kernel, ramdisk, cmdline, driver_domain.
+/// <para>Where xl only prints a warning and carries on with a default (a number that does not parse, a list where a
+/// single value belongs), this reader stops with an error at the value's position instead: a config that does not
+/// mean what it says is not started.</para>
+/// <para>Numbers are atoms read with strtol base 0 (<see cref="XlNumber"/>): <c>memory = "64"</c> is 64 as in xl,
+/// and any atom can be read as a string (<c>name = 123</c> is the name "123").</para>
+/// Unknown keys are ignored, as xl ignores them; each becomes a warning in <see cref="DomainConfig.Warnings"/>.
 /// </summary>
 public static class XlDomainConfigReader
 {
-    /// <summary>Keys this reader understands; others are kept as warnings, as xl ignores what it does not know.</summary>
+    /// <summary>Keys this reader understands; others are reported as warnings and otherwise ignored.</summary>
     public static readonly IReadOnlySet<string> KnownKeys = new HashSet<string>(StringComparer.Ordinal)
     {
         "name", "uuid", "type", "builder", "memory", "maxmem", "vcpus", "maxvcpus", "kernel", "ramdisk", "cmdline",
         "root", "extra", "on_poweroff", "on_reboot", "on_watchdog", "on_crash", "driver_domain", "disk",
     };
 
+    /// <summary>libxl's default when neither memory nor maxmem is given (libxl_create.c: max_memkb = 32 * 1024).</summary>
+    public const long DefaultMemoryMiB = 32;
+
+    /// <summary>Largest memory/maxmem accepted, in MiB (1 TiB): bounds the frame pool request and keeps KiB in range.</summary>
+    public const long MaxMemoryMiB = 1L << 20;
+
     /// <summary>
-    /// Read the domain configuration. Relative <c>kernel</c>/<c>ramdisk</c> paths are resolved against the current
-    /// directory when the file exists there (xl's behaviour), otherwise against <paramref name="configDirectory"/>
-    /// so that example configs work from anywhere.
+    /// Largest vcpus/maxvcpus accepted: Xen's HVM_MAX_VCPUS (public/hvm/hvm_info_table.h). A PV guest that does not
+    /// move its vcpu_info with VCPUOP_register_vcpu_info can use only the XEN_LEGACY_MAX_VCPUS (32) of shared_info.
     /// </summary>
-    public static DomainConfig Read(XlConfigFile file, string configDirectory) => Read(file, configDirectory, out _);
+    public const int MaxVcpus = 128;
 
-    public static DomainConfig Read(XlConfigFile file, string configDirectory, out IReadOnlyList<string> warnings)
+    /// <summary>
+    /// Read the domain configuration. A relative <c>kernel</c>/<c>ramdisk</c> path is resolved against the current
+    /// directory when the file exists there (what xl does: it hands the path to libxl unchanged), otherwise against
+    /// <paramref name="configDirectory"/>, so that example configs work from any directory. An absolute path is
+    /// kept. The file must exist either way.
+    /// </summary>
+    public static DomainConfig Read(XlConfigFile file, string configDirectory)
     {
-        var warn = new List<string>();
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(configDirectory);
         var c = new DomainConfig();
+        var top = new SourcePosition(file.Source, 1, 1);
 
-        c.Name = String(file, "name") ?? throw new XlConfigException(new SourcePosition(file.Source, 1, 1), "Domain name must be specified.");
+        c.Type = ReadType(file);
+
+        c.Name = String(file, "name") ?? throw new XlConfigException(top, "Domain name must be specified.");
         if (c.Name.Length == 0 || c.Name.Length > 64 || c.Name.Any(ch => ch < 0x21 || ch > 0x7e || ch == '/'))
-            throw new XlConfigException(file["name"]!.Value.Position, $"invalid domain name \"{c.Name}\": 1..64 printable characters, no '/' or spaces");
+            throw new XlConfigException(file["name"]!.Value.Position,
+                $"invalid domain name {XlValue.Quote(c.Name)}: 1 to 64 printable ASCII characters, no spaces or '/'");
+
         if (String(file, "uuid") is { } uuid)
         {
-            if (!Guid.TryParseExact(uuid, "D", out var g))
-                throw new XlConfigException(file["uuid"]!.Value.Position, $"Failed to parse UUID: {uuid}");
+            // libxl_uuid_from_string: exactly 36 characters, 8-4-4-4-12 hex digits.
+            if (uuid.Length != 36 || !Guid.TryParseExact(uuid, "D", out var g))
+                throw new XlConfigException(file["uuid"]!.Value.Position, $"Failed to parse UUID: {XlValue.Quote(uuid)}");
             c.Uuid = g;
         }
 
-        string? type = String(file, "type");
-        string? builder = String(file, "builder");
-        if (type == null && builder != null)
-        {
-            type = builder switch
-            {
-                "generic" => "pv",
-                "hvm" => "hvm",
-                _ => throw new XlConfigException(file["builder"]!.Value.Position, $"Invalid builder \"{builder}\""),
-            };
-        }
-        type ??= "pv";
-        if (type is not ("pv" or "pvh" or "hvm"))
-            throw new XlConfigException(file["type"]!.Value.Position, $"Invalid domain type \"{type}\"");
-        if (type != "pv")
-            throw new XlConfigException((file["type"] ?? file["builder"])!.Value.Position, $"domain type \"{type}\" is not supported: Paravirt runs PV guests only");
-        c.Type = type;
-
-        c.MemoryMiB = Long(file, "memory", 1, 1L << 30) ?? 128;
-        c.MaxMemMiB = Long(file, "maxmem", 1, 1L << 30) ?? c.MemoryMiB;
+        // memory and maxmem default to each other (xl: max_memkb = target_memkb when maxmem is unset; libxl:
+        // target_memkb = max_memkb when memory is unset), and to 32 MiB when neither is given.
+        long? memory = Long(file, "memory", 1, MaxMemoryMiB);
+        long? maxmem = Long(file, "maxmem", 1, MaxMemoryMiB);
+        c.MemoryMiB = memory ?? maxmem ?? DefaultMemoryMiB;
+        c.MaxMemMiB = maxmem ?? c.MemoryMiB;
         if (c.MaxMemMiB < c.MemoryMiB)
-            throw new XlConfigException(file["maxmem"]!.Value.Position, $"maxmem ({c.MaxMemMiB}) must not be less than memory ({c.MemoryMiB})");
-        c.Vcpus = (int)(Long(file, "vcpus", 1, 4096) ?? 1);
-        c.MaxVcpus = (int)(Long(file, "maxvcpus", 1, 4096) ?? c.Vcpus);
+            throw new XlConfigException(file["maxmem"]!.Value.Position,
+                $"maxmem ({c.MaxMemMiB}) must be equal to or greater than memory ({c.MemoryMiB})");
+
+        // vcpus defaults to 1 (libxl sets one vCPU online); maxvcpus defaults to vcpus.
+        c.Vcpus = (int)(Long(file, "vcpus", 1, MaxVcpus) ?? 1);
+        c.MaxVcpus = (int)(Long(file, "maxvcpus", 1, MaxVcpus) ?? c.Vcpus);
         if (c.MaxVcpus < c.Vcpus)
-            throw new XlConfigException(file["maxvcpus"]!.Value.Position, $"maxvcpus ({c.MaxVcpus}) must not be less than vcpus ({c.Vcpus})");
-
-        c.Kernel = Path(file, "kernel", configDirectory) ?? throw new XlConfigException(new SourcePosition(file.Source, 1, 1), "kernel must be specified for a pv domain");
-        c.Ramdisk = Path(file, "ramdisk", configDirectory);
-
-        string? cmdline = String(file, "cmdline"), root = String(file, "root"), extra = String(file, "extra");
-        if (cmdline != null)
-        {
-            if (root != null || extra != null) warn.Add("Warning: ignoring root= and extra= in favour of cmdline=");
-            c.Cmdline = cmdline;
-        }
-        else if (root != null) c.Cmdline = extra != null ? $"root={root} {extra}" : $"root={root}";
-        else c.Cmdline = extra ?? "";
+            throw new XlConfigException(file["maxvcpus"]!.Value.Position, $"maxvcpus ({c.MaxVcpus}) < vcpus ({c.Vcpus})");
 
         c.OnPoweroff = Action(file, "on_poweroff") ?? DomainAction.Destroy;
         c.OnReboot = Action(file, "on_reboot") ?? DomainAction.Restart;
         c.OnWatchdog = Action(file, "on_watchdog") ?? DomainAction.Destroy;
         c.OnCrash = Action(file, "on_crash") ?? DomainAction.Destroy;
-        c.DriverDomain = (Long(file, "driver_domain", 0, 1) ?? 0) == 1;
+
+        c.Kernel = Path(file, "kernel", configDirectory)
+            ?? throw new XlConfigException(top, "Neither kernel nor bootloader specified (kernel is required for a pv domain)");
+        c.Ramdisk = Path(file, "ramdisk", configDirectory);
+        c.Cmdline = Cmdline(file, c.Warnings);
+
+        // A libxl defbool read through xlu_cfg_get_long: 0 is false, any other number true.
+        c.DriverDomain = (Long(file, "driver_domain", long.MinValue, long.MaxValue) ?? 0) != 0;
+
         if (file["disk"] is { } disks)
         {
             if (!disks.Value.IsList) throw new XlConfigException(disks.Value.Position, "disk must be a list of DISKSPEC strings");
@@ -89,17 +96,76 @@ public static class XlDomainConfigReader
             {
                 if (item.IsList || item.IsNumber) throw new XlConfigException(item.Position, $"disk entries must be strings, got {item.Describe()}");
                 try { c.Disks.Add(DiskSpec.Parse(item.Atom!)); }
-                catch (DiskSpecException e) { throw new XlConfigException(item.Position, e.Message); }
+                catch (DiskSpecException e) { throw new XlConfigException(item.Position, XlValue.OneLine(e.Message)); }
             }
-            if (c.Disks.Count > 0) warn.Add($"{disks.KeyPosition}: warning: disk devices are parsed but not attached yet (no block back-end)");
+            if (c.Disks.Count > 0) c.Warnings.Add($"{disks.KeyPosition}: warning: disk devices are parsed but not attached yet (no block back-end)");
         }
 
         foreach (var s in file.Settings)
-            if (!KnownKeys.Contains(s.Key)) warn.Add($"{s.KeyPosition}: warning: `{s.Key}' is not supported yet and is ignored");
-        warnings = warn;
+            if (!KnownKeys.Contains(s.Key)) c.Warnings.Add($"{s.KeyPosition}: warning: `{s.Key}' is not supported yet and is ignored");
         return c;
     }
 
+    /// <summary>The same, handing the warnings out separately (they are also in <see cref="DomainConfig.Warnings"/>).</summary>
+    public static DomainConfig Read(XlConfigFile file, string configDirectory, out IReadOnlyList<string> warnings)
+    {
+        var c = Read(file, configDirectory);
+        warnings = c.Warnings;
+        return c;
+    }
+
+    /// <summary>
+    /// <c>type</c>, or the deprecated <c>builder</c>. xl compares with strncmp(value, name, strlen(value)), so any
+    /// prefix of a type name selects it, checked in xl's order: "hvm", "pv", "pvh" for type (so "p" is pv and ""
+    /// is hvm) and "hvm", "generic" for builder. Both given and different: xl's "Contradicting" error.
+    /// Only pv runs here.
+    /// </summary>
+    private static string ReadType(XlConfigFile file)
+    {
+        string? type = null;
+        XlValue? at = null;
+        if (String(file, "type") is { } t)
+        {
+            at = file["type"]!.Value;
+            type = IsPrefixOf(t, "hvm") ? "hvm" : IsPrefixOf(t, "pv") ? "pv" : IsPrefixOf(t, "pvh") ? "pvh"
+                : throw new XlConfigException(at.Position, $"Invalid domain type {XlValue.Quote(t)}: expected \"pv\", \"pvh\" or \"hvm\"");
+        }
+        if (String(file, "builder") is { } b)
+        {
+            var bAt = file["builder"]!.Value;
+            string fromBuilder = IsPrefixOf(b, "hvm") ? "hvm" : IsPrefixOf(b, "generic") ? "pv"
+                : throw new XlConfigException(bAt.Position, $"Invalid builder {XlValue.Quote(b)}: expected \"generic\" (pv) or \"hvm\"");
+            if (type != null && type != fromBuilder)
+                throw new XlConfigException(bAt.Position, "Contradicting \"builder\" and \"type\" options specified.");
+            type = fromBuilder;
+            at ??= bAt;
+        }
+        type ??= "pv"; // xl's default on x86
+        if (type != "pv")
+            throw new XlConfigException(at!.Position, $"domain type \"{type}\" is not supported: Paravirt runs PV guests only");
+        return type;
+    }
+
+    private static bool IsPrefixOf(string value, string name) => name.StartsWith(value, StringComparison.Ordinal);
+
+    /// <summary>
+    /// xl's parse_cmdline: <c>cmdline</c> wins (with a warning if <c>root</c> or <c>extra</c> is also given);
+    /// otherwise <c>root=ROOT EXTRA</c>, <c>root=ROOT</c>, or <c>EXTRA</c>.
+    /// </summary>
+    private static string Cmdline(XlConfigFile file, List<string> warnings)
+    {
+        string? cmdline = String(file, "cmdline"), root = String(file, "root"), extra = String(file, "extra");
+        if (cmdline != null)
+        {
+            if (root != null || extra != null)
+                warnings.Add($"{file["cmdline"]!.KeyPosition}: warning: ignoring root= and extra= in favour of cmdline=");
+            return cmdline;
+        }
+        if (root != null) return extra != null ? $"root={root} {extra}" : $"root={root}";
+        return extra ?? "";
+    }
+
+    /// <summary>A single value read as a string (libxlu: any atom; a list is an error).</summary>
     private static string? String(XlConfigFile file, string key)
     {
         var s = file[key];
@@ -108,21 +174,29 @@ public static class XlDomainConfigReader
         return s.Value.Atom;
     }
 
+    /// <summary>A single value read as a number (xlu_cfg_get_bounded_long's rules, errors instead of warnings).</summary>
     private static long? Long(XlConfigFile file, string key, long min, long max)
     {
         var s = file[key];
         if (s == null) return null;
-        if (s.Value.IsList || !s.Value.IsNumber)
-            throw new XlConfigException(s.Value.Position, $"{key} must be a number, got {s.Value.Describe()}");
-        string a = s.Value.Atom!;
-        bool ok = a.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
-            ? long.TryParse(a.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out long v)
-            : long.TryParse(a, NumberStyles.None, CultureInfo.InvariantCulture, out v);
-        if (!ok || v < min || v > max)
-            throw new XlConfigException(s.Value.Position, $"{key} must be between {min} and {max}, got {a}");
-        return v;
+        var v = s.Value;
+        if (v.IsList) throw new XlConfigException(v.Position, $"{key} must be a number, got a list");
+        if (s.IsAppend) throw new XlConfigException(v.Position, $"{key} is a number: it cannot be set with +=");
+        switch (XlNumber.TryParse(v.Atom!, out long n))
+        {
+            case XlNumber.Result.NotANumber:
+                throw new XlConfigException(v.Position, v.IsNumber
+                    ? $"{key} must be a number, got {v.Atom} (not a valid decimal, 0octal or 0xhex number)"
+                    : $"{key} must be a number, got {v.Describe()}");
+            case XlNumber.Result.OutOfRange:
+                throw new XlConfigException(v.Position, $"{key} is out of range: {v.Describe()}");
+        }
+        if (n < min || n > max)
+            throw new XlConfigException(v.Position, $"{key} must be between {min} and {max}, got {n}");
+        return n;
     }
 
+    /// <summary>An on_* action: one of xl.cfg(5)'s names, compared exactly (xl_parse.c parse_action_on_shutdown).</summary>
     private static DomainAction? Action(XlConfigFile file, string key)
     {
         string? v = String(file, key);
@@ -136,24 +210,37 @@ public static class XlDomainConfigReader
             "coredump-destroy" => DomainAction.CoredumpDestroy,
             "coredump-restart" => DomainAction.CoredumpRestart,
             "soft-reset" => DomainAction.SoftReset,
-            _ => throw new XlConfigException(file[key]!.Value.Position, $"Unknown {key} action \"{v}\" specified"),
+            _ => throw new XlConfigException(file[key]!.Value.Position, $"Unknown {key} action {XlValue.Quote(v)} specified"),
         };
     }
 
+    /// <summary>
+    /// A kernel/ramdisk path. Absolute: kept. Relative: the current directory first (xl passes the path to libxl,
+    /// which opens it from there), else the config file's directory. Missing either way: an error at the value.
+    /// </summary>
     private static string? Path(XlConfigFile file, string key, string configDirectory)
     {
         string? p = String(file, key);
         if (p == null) return null;
-        if (p.Length == 0) throw new XlConfigException(file[key]!.Value.Position, $"{key} must not be empty");
+        var at = file[key]!.Value.Position;
+        if (p.Length == 0) throw new XlConfigException(at, $"{key} must not be empty");
+        if (p.Contains('\0')) throw new XlConfigException(at, $"{key} path contains a NUL character");
         string resolved;
-        if (System.IO.Path.IsPathRooted(p)) resolved = p;
-        else
+        try
         {
-            string fromCwd = System.IO.Path.GetFullPath(p);
-            resolved = File.Exists(fromCwd) ? fromCwd : System.IO.Path.GetFullPath(System.IO.Path.Combine(configDirectory, p));
+            if (System.IO.Path.IsPathRooted(p)) resolved = p;
+            else
+            {
+                string fromCwd = System.IO.Path.GetFullPath(p);
+                resolved = File.Exists(fromCwd) ? fromCwd : System.IO.Path.GetFullPath(System.IO.Path.Combine(configDirectory, p));
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or NotSupportedException or UnauthorizedAccessException)
+        {
+            throw new XlConfigException(at, $"{key} path {XlValue.Quote(p)} is not usable: {e.Message.ReplaceLineEndings(" ")}");
         }
         if (!File.Exists(resolved))
-            throw new XlConfigException(file[key]!.Value.Position, $"{key} file \"{p}\" not found");
+            throw new XlConfigException(at, $"{key} file {XlValue.Quote(p)} not found (looked in the current directory and in {XlValue.Quote(configDirectory)})");
         return resolved;
     }
 }
