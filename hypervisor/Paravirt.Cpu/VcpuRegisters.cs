@@ -51,6 +51,15 @@ public sealed class VcpuRegisters
     public ushort Cs, Ss, Ds, Es, Fs, Gs;
     public ulong FsBase, GsBase, KernelGsBase;
 
+    /// <summary>Power-on MXCSR: all exceptions masked, round to nearest (SDM vol. 1, 10.2.3.2).</summary>
+    public const uint MxcsrDefault = 0x1F80;
+
+    /// <summary>XMM0..XMM15, two little-endian quadwords each: low half at 2n, high half at 2n + 1.</summary>
+    public ulong[] Xmm { get; } = new ulong[32];
+
+    /// <summary>SSE control/status register.</summary>
+    public uint Mxcsr = MxcsrDefault;
+
     /// <summary>Current privilege level, from CS. PV guest kernel and user both run at 3.</summary>
     public int Cpl => Cs & 3;
 }

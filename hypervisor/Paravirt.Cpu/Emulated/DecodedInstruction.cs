@@ -22,10 +22,11 @@ internal enum Op : byte
     Enter, Leave, Pushf, Popf, Lahf, Sahf, Clc, Stc, Cmc, Cld, Std, Cli, Sti,
     Cpuid, Rdtsc, Rdtscp, Syscall, Int3, IntN, Int1, Hlt, Privileged, In, Out, Ins, Outs, Iretq,
     MovToSegment, PopSegment,
+    SseMov, SseMovd, SseMovq, SseLogic, Ldmxcsr, Stmxcsr, SsePackedInt, SseScalar, Fxsave, Fxrstor, SsePackedFloat,
 }
 
 /// <summary>Operand kinds of a <see cref="DecodedInstruction"/>.</summary>
-internal enum OperandKind : byte { None = 0, Register, Memory, Immediate, Branch, SegmentRegister, Other }
+internal enum OperandKind : byte { None = 0, Register, Memory, Immediate, Branch, SegmentRegister, Other, Xmm }
 
 /// <summary>
 /// One guest instruction, decoded once and executed many times: Iced's answer boiled down to what the executor
@@ -101,6 +102,12 @@ internal struct DecodedInstruction
                         kind = OperandKind.SegmentRegister;
                         reg = (byte)(r - Register.ES);
                         size = 2;
+                    }
+                    else if (r.IsXMM())
+                    {
+                        kind = OperandKind.Xmm;
+                        reg = (byte)(r - Register.XMM0);
+                        size = 16;
                     }
                     else
                     {
@@ -224,6 +231,9 @@ internal struct DecodedInstruction
         return (byte)(r.GetFullRegister() - Register.RAX);
     }
 
+    private static bool UsesMmx(in Instruction i) =>
+        i.Op0Kind == OpKind.Register && i.Op0Register.IsMM() || i.Op1Kind == OpKind.Register && i.Op1Register.IsMM();
+
     private static Op Classify(in Instruction i)
     {
         switch (i.Mnemonic)
@@ -234,6 +244,52 @@ internal struct DecodedInstruction
             case Mnemonic.Reservednop:
                 return Op.Nop;
             case Mnemonic.Ud0: case Mnemonic.Ud1: case Mnemonic.Ud2: return Op.Ud;
+            // SSE/SSE2 data movement and bitwise logic (the forms gcc emits for copies, zeroing and masks).
+            // MMX-register forms stay unimplemented.
+            case Mnemonic.Movaps: case Mnemonic.Movups: case Mnemonic.Movapd: case Mnemonic.Movupd:
+            case Mnemonic.Movdqa: case Mnemonic.Movdqu:
+                return Op.SseMov;
+            case Mnemonic.Movd: return UsesMmx(i) ? Op.Unimplemented : Op.SseMovd;
+            case Mnemonic.Movq:
+                if (UsesMmx(i)) return Op.Unimplemented;
+                // movq with a GPR operand is the REX.W form of movd.
+                return i.Op0Kind == OpKind.Register && i.Op0Register.IsGPR()
+                       || i.Op1Kind == OpKind.Register && i.Op1Register.IsGPR() ? Op.SseMovd : Op.SseMovq;
+            case Mnemonic.Pxor: case Mnemonic.Por: case Mnemonic.Pand: case Mnemonic.Pandn:
+                return UsesMmx(i) ? Op.Unimplemented : Op.SseLogic;
+            case Mnemonic.Xorps: case Mnemonic.Xorpd: case Mnemonic.Orps: case Mnemonic.Orpd:
+            case Mnemonic.Andps: case Mnemonic.Andpd: case Mnemonic.Andnps: case Mnemonic.Andnpd:
+                return Op.SseLogic;
+            case Mnemonic.Ldmxcsr: return Op.Ldmxcsr;
+            case Mnemonic.Fxsave: case Mnemonic.Fxsave64: return Op.Fxsave;
+            case Mnemonic.Fxrstor: case Mnemonic.Fxrstor64: return Op.Fxrstor;
+            case Mnemonic.Paddb: case Mnemonic.Paddw: case Mnemonic.Paddd: case Mnemonic.Paddq:
+            case Mnemonic.Psubb: case Mnemonic.Psubw: case Mnemonic.Psubd: case Mnemonic.Psubq:
+            case Mnemonic.Pcmpeqb: case Mnemonic.Pcmpeqw: case Mnemonic.Pcmpeqd:
+            case Mnemonic.Pmovmskb: case Mnemonic.Pshufd:
+            case Mnemonic.Pcmpgtb: case Mnemonic.Pcmpgtw: case Mnemonic.Pcmpgtd: case Mnemonic.Pminub: case Mnemonic.Pmaxub:
+            case Mnemonic.Punpcklbw: case Mnemonic.Punpcklwd: case Mnemonic.Punpckldq: case Mnemonic.Punpcklqdq:
+            case Mnemonic.Punpckhbw: case Mnemonic.Punpckhwd: case Mnemonic.Punpckhdq: case Mnemonic.Punpckhqdq:
+            case Mnemonic.Psllw: case Mnemonic.Pslld: case Mnemonic.Psllq: case Mnemonic.Psrlw: case Mnemonic.Psrld:
+            case Mnemonic.Psrlq: case Mnemonic.Psraw: case Mnemonic.Psrad: case Mnemonic.Pslldq: case Mnemonic.Psrldq:
+                return UsesMmx(i) ? Op.Unimplemented : Op.SsePackedInt;
+            case Mnemonic.Addps: case Mnemonic.Addpd: case Mnemonic.Subps: case Mnemonic.Subpd:
+            case Mnemonic.Mulps: case Mnemonic.Mulpd: case Mnemonic.Divps: case Mnemonic.Divpd:
+            case Mnemonic.Sqrtps: case Mnemonic.Sqrtpd: case Mnemonic.Minps: case Mnemonic.Minpd:
+            case Mnemonic.Maxps: case Mnemonic.Maxpd:
+                return Op.SsePackedFloat;
+            case Mnemonic.Movmskps: case Mnemonic.Movmskpd:
+            case Mnemonic.Unpcklps: case Mnemonic.Unpckhps: case Mnemonic.Unpcklpd: case Mnemonic.Unpckhpd:
+                return Op.SsePackedInt;
+            case Mnemonic.Addsd: case Mnemonic.Subsd: case Mnemonic.Mulsd: case Mnemonic.Divsd: case Mnemonic.Sqrtsd:
+            case Mnemonic.Minsd: case Mnemonic.Maxsd:
+            case Mnemonic.Addss: case Mnemonic.Subss: case Mnemonic.Mulss: case Mnemonic.Divss: case Mnemonic.Sqrtss:
+            case Mnemonic.Minss: case Mnemonic.Maxss: case Mnemonic.Movss:
+            case Mnemonic.Comisd: case Mnemonic.Ucomisd: case Mnemonic.Comiss: case Mnemonic.Ucomiss:
+            case Mnemonic.Cvtsi2sd: case Mnemonic.Cvtsi2ss: case Mnemonic.Cvttsd2si: case Mnemonic.Cvttss2si:
+            case Mnemonic.Cvtsd2ss: case Mnemonic.Cvtss2sd: case Mnemonic.Cvtsd2si: case Mnemonic.Cvtss2si:
+                return Op.SseScalar;
+            case Mnemonic.Stmxcsr: return Op.Stmxcsr;
             case Mnemonic.Mov:
                 // mov to/from control and debug registers is privileged; sreg moves are plain Mov.
                 return i.Op0Register.IsCR() || i.Op1Register.IsCR() || i.Op0Register.IsDR() || i.Op1Register.IsDR()
@@ -316,7 +372,9 @@ internal struct DecodedInstruction
             case Mnemonic.Loopne: return Op.Loopne;
             case Mnemonic.Jrcxz: case Mnemonic.Jecxz: return Op.Jrcxz;
             case Mnemonic.Movsb: case Mnemonic.Movsw: case Mnemonic.Movsq: return Op.Movs;
-            case Mnemonic.Movsd: return i.Code == Code.Movsd_m32_m32 ? Op.Movs : Op.Unimplemented; // else SSE movsd
+            case Mnemonic.Movsd:
+                return i.Code == Code.Movsd_m32_m32 ? Op.Movs
+                    : i.Code is Code.Movsd_xmm_xmmm64 or Code.Movsd_xmmm64_xmm ? Op.SseScalar : Op.Unimplemented;
             case Mnemonic.Stosb: case Mnemonic.Stosw: case Mnemonic.Stosd: case Mnemonic.Stosq: return Op.Stos;
             case Mnemonic.Lodsb: case Mnemonic.Lodsw: case Mnemonic.Lodsd: case Mnemonic.Lodsq: return Op.Lods;
             case Mnemonic.Cmpsb: case Mnemonic.Cmpsw: case Mnemonic.Cmpsq: return Op.Cmps;

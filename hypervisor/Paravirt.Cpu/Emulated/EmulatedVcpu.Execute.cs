@@ -470,6 +470,11 @@ public sealed unsafe partial class EmulatedVcpu
                 return true;
             }
 
+            case Op.SseMov: case Op.SseMovd: case Op.SseMovq: case Op.SseLogic: case Op.Ldmxcsr: case Op.Stmxcsr:
+            case Op.SsePackedInt: case Op.SseScalar: case Op.Fxsave: case Op.Fxrstor:
+            case Op.SsePackedFloat:
+                ExecuteSse(ref d);
+                return true;
             case Op.Ud:
                 RaiseUd();
                 return false;

@@ -62,7 +62,7 @@ public class ExitTests
     public void UnimplementedInstructionRaisesInvalidOpcodeAndIsLoggedOnce()
     {
         using var m = new GuestMachine();
-        m.Load(a => { a.addps(xmm0, xmm1); });
+        m.Load(a => { a.haddps(xmm0, xmm1); });
         for (int i = 0; i < 2; i++)
         {
             m.Regs.Rip = GuestMachine.CodeBase;
@@ -71,7 +71,7 @@ public class ExitTests
             Assert.That(m.Regs.Rip, Is.EqualTo(GuestMachine.CodeBase));
         }
         Assert.That(m.Logged, Has.Count.EqualTo(1));
-        Assert.That(m.Logged[0], Does.Contain("0f58c1").And.Contain("addps"));
+        Assert.That(m.Logged[0], Does.Contain("f20f7cc1").And.Contain("haddps"));
     }
 
     [Test]
