@@ -1,5 +1,6 @@
 using Paravirt.Hypervisor.Abi;
 using Paravirt.Hypervisor.Events;
+using Paravirt.Hypervisor.Grants;
 
 namespace Paravirt.Hypervisor;
 
@@ -28,6 +29,7 @@ public sealed class Domain
         IsManaged = managed;
         IsPrivileged = privileged;
         EventChannels = new EventChannelTable(this);
+        Grants = new GrantTable(this);
         Created = DateTime.UtcNow;
     }
 
@@ -45,6 +47,7 @@ public sealed class Domain
     public ulong SharedInfoMfn { get; internal set; } = ulong.MaxValue;
     public IReadOnlyList<Vcpu> Vcpus { get; internal set; } = [];
     public EventChannelTable EventChannels { get; }
+    public GrantTable Grants { get; }
 
     public bool IsPaused { get { lock (StateLock) return _pauseCount > 0; } }
     public bool IsShutdown { get; private set; }
@@ -67,18 +70,28 @@ public sealed class Domain
         return true;
     }
 
-    /// <summary>Stop all vCPUs with a reason; the first reason wins (domain_shutdown).</summary>
+    /// <summary>SCHEDOP_shutdown_code: the reason the next shutdown reports, whatever triggers it.</summary>
+    public ShutdownReason? ShutdownCode { get; private set; }
+
+    internal void SetShutdownCode(ShutdownReason code)
+    {
+        lock (StateLock) ShutdownCode = code;
+    }
+
+    /// <summary>Stop all vCPUs with a reason; the first reason wins, and a preset shutdown code wins over it (domain_shutdown).</summary>
     internal bool MarkShutdown(ShutdownReason reason, string? crashMessage)
     {
         lock (StateLock)
         {
             if (IsShutdown || IsDying) return false;
             IsShutdown = true;
-            ShutdownReason = reason;
+            ShutdownReason = ShutdownCode ?? reason;
             CrashMessage = crashMessage;
             Monitor.PulseAll(StateLock);
         }
         foreach (var v in Vcpus) v.Cpu.Kick();
+        // As Xen's domain_shutdown: tell the control domain through VIRQ_DOM_EXC.
+        if (!IsManaged) EventChannelTable.SendGlobalVirq(Hypervisor.Dom0, Virq.DomExc);
         return true;
     }
 
@@ -90,6 +103,9 @@ public sealed class Domain
             Monitor.PulseAll(StateLock);
         }
         foreach (var v in Vcpus) v.Cpu.Kick();
+        Grants.Teardown();
+        // As Xen's domain_destroy: the control domain hears about the death through VIRQ_DOM_EXC too.
+        if (!IsManaged) EventChannelTable.SendGlobalVirq(Hypervisor.Dom0, Virq.DomExc);
     }
 
     /// <summary>The six `xl list` state letters: r(unning) b(locked) p(aused) s(hutdown) c(rashed) d(ying).</summary>

@@ -74,6 +74,10 @@ public sealed class Vcpu
         var hv = _domain.Hypervisor;
         try
         {
+            // Publish time before the first instruction (Xen: update_vcpu_system_time at schedule-in). System time
+            // and the TSC come from one clock, so the values stay exact without periodic refreshes.
+            Time.VcpuTime.Update(this);
+            if (Id == 0) Time.VcpuTime.UpdateWallClock(_domain);
             while (true)
             {
                 lock (_domain.StateLock)

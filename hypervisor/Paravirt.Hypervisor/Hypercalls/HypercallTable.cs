@@ -36,6 +36,9 @@ public sealed class HypercallTable
             Hypercall.ConsoleIo => ConsoleIoOp.Do(v, a1, a2, a3),
             Hypercall.SchedOp => SchedOp.Do(v, a1, a2),
             Hypercall.EventChannelOp => EventChannelOp.Do(v, a1, a2),
+            Hypercall.GrantTableOp => GrantTableOp.Do(v, a1, a2, a3),
+            Hypercall.SetTimerOp => SetTimerOp.Do(v, a1),
+            Hypercall.VcpuOp => VcpuOp.Do(v, a1, a2, a3),
             _ => -XenErrno.ENOSYS,
         };
     }

@@ -1,0 +1,132 @@
+using Paravirt.Hypervisor.Abi;
+using Paravirt.Hypervisor.Grants;
+
+namespace Paravirt.Hypervisor.Hypercalls;
+
+/// <summary>
+/// HYPERVISOR_grant_table_op(cmd, uop, count) (xen/include/public/grant_table.h): each of the
+/// <c>count</c> structs at <c>uop</c> is copied in, handed to <see cref="GrantTable"/>, and its status copied
+/// out. Per-operation failures are GNTST_* in the struct; the hypercall itself fails only for bad arguments.
+/// </summary>
+public static class GrantTableOp
+{
+    public const int MapGrantRef = 0, UnmapGrantRef = 1, SetupTable = 2, DumpTable = 3, Transfer = 4, Copy = 5,
+        QuerySize = 6, UnmapAndReplace = 7, SetVersion = 8, GetStatusFrames = 9, GetVersion = 10, SwapGrantRef = 11,
+        CacheFlush = 12;
+
+    /// <summary>Struct sizes on x86-64: gnttab_map_grant_ref 32, unmap 24, setup_table 24, copy 40, query_size 16.</summary>
+    public const int MapSize = 32, UnmapSize = 24, SetupSize = 24, CopySize = 40, QuerySizeSize = 16;
+
+    public static long Do(Vcpu v, ulong cmd, ulong uop, ulong count)
+    {
+        if (count > int.MaxValue) return -XenErrno.EINVAL;
+        return cmd switch
+        {
+            MapGrantRef => Each(v, uop, count, MapSize, MapOne),
+            UnmapGrantRef => Each(v, uop, count, UnmapSize, UnmapOne),
+            SetupTable => Each(v, uop, count, SetupSize, SetupOne),
+            Copy => Each(v, uop, count, CopySize, CopyOne),
+            QuerySize => Each(v, uop, count, QuerySizeSize, QueryOne),
+            SetVersion => count == 1 ? SetVersionOne(v, uop) : -XenErrno.EINVAL,
+            GetVersion => count == 1 ? GetVersionOne(v, uop) : -XenErrno.EINVAL,
+            _ => -XenErrno.ENOSYS,
+        };
+    }
+
+    private static long Each(Vcpu v, ulong uop, ulong count, int size, Func<Vcpu, ulong, long> one)
+    {
+        for (ulong i = 0; i < count; i++)
+        {
+            if (v.Domain.IsDying || v.Domain.IsShutdown) return -XenErrno.EINTR;
+            long rc = one(v, uop + i * (ulong)size);
+            if (rc != 0) return rc;
+        }
+        return 0;
+    }
+
+    // { u64 host_addr @0; u32 flags @8; grant_ref_t ref @12; domid_t dom @16; i16 status @18 (OUT);
+    //   grant_handle_t handle @20 (OUT); u64 dev_bus_addr @24 (OUT) }
+    private static long MapOne(Vcpu v, ulong a)
+    {
+        if (!GuestMemory.Read(v, a, out ulong hostAddr) || !GuestMemory.Read(v, a + 8, out ulong flagsRef)
+            || !GuestMemory.Read(v, a + 16, out ushort dom)) return -XenErrno.EFAULT;
+        short st = GrantTable.Map(v.Domain, dom, (uint)(flagsRef >> 32), (uint)flagsRef, hostAddr, out uint handle, out ulong bus);
+        // Write the status first; if the rest cannot be written back, undo the mapping so nothing leaks.
+        if (!GuestMemory.Write(v, a + 18, st) || !GuestMemory.Write(v, a + 20, handle) || !GuestMemory.Write(v, a + 24, bus))
+        {
+            if (st == GrantStatus.Okay) GrantTable.Unmap(v.Domain, handle, hostAddr, 0);
+            return -XenErrno.EFAULT;
+        }
+        return 0;
+    }
+
+    // { u64 host_addr @0; u64 dev_bus_addr @8; grant_handle_t handle @16; i16 status @20 (OUT) }
+    private static long UnmapOne(Vcpu v, ulong a)
+    {
+        if (!GuestMemory.Read(v, a, out ulong hostAddr) || !GuestMemory.Read(v, a + 8, out ulong bus)
+            || !GuestMemory.Read(v, a + 16, out uint handle)) return -XenErrno.EFAULT;
+        short st = GrantTable.Unmap(v.Domain, handle, hostAddr, bus);
+        return GuestMemory.Write(v, a + 20, st) ? 0 : -XenErrno.EFAULT;
+    }
+
+    // { domid_t dom @0; u32 nr_frames @4; i16 status @8 (OUT); XEN_GUEST_HANDLE(xen_pfn_t) frame_list @16 }
+    private static long SetupOne(Vcpu v, ulong a)
+    {
+        if (!GuestMemory.Read(v, a, out ulong domFrames) || !GuestMemory.Read(v, a + 16, out ulong list)) return -XenErrno.EFAULT;
+        uint nr = (uint)(domFrames >> 32);
+        // Bounded before any buffer is sized: nothing above max_grant_frames can succeed.
+        short st = GrantStatus.GeneralError;
+        Span<ulong> frames = stackalloc ulong[GrantTable.DefaultMaxFrames];
+        if (nr <= (uint)Math.Max(GrantTable.DefaultMaxFrames, v.Domain.Grants.MaxFrames))
+        {
+            if (nr > (uint)frames.Length) frames = new ulong[nr];
+            st = GrantTable.SetupTable(v.Domain, (ushort)domFrames, nr, frames);
+        }
+        if (st == GrantStatus.Okay)
+            for (uint i = 0; i < nr; i++)
+                if (!GuestMemory.Write(v, list + i * 8, frames[(int)i])) return -XenErrno.EFAULT;
+        return GuestMemory.Write(v, a + 8, st) ? 0 : -XenErrno.EFAULT;
+    }
+
+    // struct gnttab_copy_ptr { union { grant_ref_t ref; xen_pfn_t gmfn; } u @0; domid_t domid @8; u16 offset @10; } (16)
+    // { source @0; dest @16; u16 len @32; u16 flags @34; i16 status @36 (OUT) }
+    private static long CopyOne(Vcpu v, ulong a)
+    {
+        if (!GuestMemory.Read(v, a, out ulong su) || !GuestMemory.Read(v, a + 8, out uint sdo)
+            || !GuestMemory.Read(v, a + 16, out ulong du) || !GuestMemory.Read(v, a + 24, out uint ddo)
+            || !GuestMemory.Read(v, a + 32, out uint lenFlags)) return -XenErrno.EFAULT;
+        ushort flags = (ushort)(lenFlags >> 16);
+        // A grant reference is 32 bits; the upper half of the union is not part of it.
+        var src = new GrantCopyPointer((flags & GrantCopyFlags.SourceGref) != 0 ? (uint)su : su, (ushort)sdo, (ushort)(sdo >> 16));
+        var dst = new GrantCopyPointer((flags & GrantCopyFlags.DestGref) != 0 ? (uint)du : du, (ushort)ddo, (ushort)(ddo >> 16));
+        short st = GrantTable.Copy(v.Domain, src, dst, (ushort)lenFlags, flags);
+        return GuestMemory.Write(v, a + 36, st) ? 0 : -XenErrno.EFAULT;
+    }
+
+    // { domid_t dom @0; u32 nr_frames @4 (OUT); u32 max_nr_frames @8 (OUT); i16 status @12 (OUT) }
+    private static long QueryOne(Vcpu v, ulong a)
+    {
+        if (!GuestMemory.Read(v, a, out ushort dom)) return -XenErrno.EFAULT;
+        short st = GrantTable.QuerySize(v.Domain, dom, out uint nr, out uint max);
+        if (!GuestMemory.Write(v, a + 4, nr | ((ulong)max << 32)) || !GuestMemory.Write(v, a + 12, st)) return -XenErrno.EFAULT;
+        return 0;
+    }
+
+    // { u32 version; } — IN and OUT (the version in force afterwards)
+    private static long SetVersionOne(Vcpu v, ulong a)
+    {
+        if (!GuestMemory.Read(v, a, out uint version)) return -XenErrno.EFAULT;
+        int rc = GrantTable.SetVersion(v.Domain, version, out uint current);
+        if (!GuestMemory.Write(v, a, current)) return -XenErrno.EFAULT;
+        return rc;
+    }
+
+    // { domid_t dom @0; u16 pad; u32 version @4 (OUT) }
+    private static long GetVersionOne(Vcpu v, ulong a)
+    {
+        if (!GuestMemory.Read(v, a, out ushort dom)) return -XenErrno.EFAULT;
+        int rc = GrantTable.GetVersion(v.Domain, dom, out uint version);
+        if (rc != 0) return rc;
+        return GuestMemory.Write(v, a + 4, version) ? 0 : -XenErrno.EFAULT;
+    }
+}
