@@ -41,6 +41,7 @@ internal sealed class FakeToolstack : IToolstack
             var info = new DomainInfo(id, config.Name, config.Uuid ?? Guid.NewGuid(), config.MemoryMiB, config.Vcpus,
                 paused ? "--p---" : "-b----", 0);
             _domains[id] = new FakeDomain(info) { Paused = paused };
+            _configs[id] = config;
             return info;
         }
     }
@@ -108,6 +109,65 @@ internal sealed class FakeToolstack : IToolstack
             }
             return text;
         }
+    }
+
+    /// <summary>The shutdown requests received, in order: (domid, reason, force).</summary>
+    public List<(uint DomId, ShutdownReason Reason, bool Force)> ShutdownRequests { get; } = [];
+    /// <summary>When set, a shutdown request ends the domain with that reason (a cooperating guest).</summary>
+    public bool GuestsHonourShutdown { get; set; }
+    public Dictionary<uint, long> MemoryTargets { get; } = [];
+    public Dictionary<uint, long> MemoryMaxima { get; } = [];
+    private readonly Dictionary<uint, DomainConfig> _configs = [];
+
+    public void Shutdown(uint domId, ShutdownReason reason, bool force)
+    {
+        lock (_gate)
+        {
+            Get(domId);
+            ShutdownRequests.Add((domId, reason, force));
+        }
+        if (GuestsHonourShutdown)
+            End(domId, new DomainEnd(reason, Destroyed: false, null));
+    }
+
+    public void Rename(uint domId, string newName)
+    {
+        lock (_gate)
+        {
+            var domain = Get(domId);
+            if (_domains.Values.Any(d => d.Info.Name == newName && d != domain))
+                throw new ToolstackException($"domain with name \"{newName}\" already exists");
+            domain.Info = domain.Info with { Name = newName };
+        }
+    }
+
+    public void SetMemoryTarget(uint domId, long targetKiB)
+    {
+        lock (_gate) { Get(domId); MemoryTargets[domId] = targetKiB; }
+    }
+
+    public void SetMaxMemory(uint domId, long maxKiB)
+    {
+        lock (_gate) { Get(domId); MemoryMaxima[domId] = maxKiB; }
+    }
+
+    public Dictionary<uint, int> OnlineVcpus { get; } = [];
+
+    public void SetOnlineVcpus(uint domId, int count)
+    {
+        lock (_gate)
+        {
+            var domain = Get(domId);
+            if (count < 1 || count > domain.Info.Vcpus) throw new ToolstackException($"cannot set {count} vCPUs online");
+            OnlineVcpus[domId] = count;
+        }
+    }
+
+    public HostInfo GetHostInfo() => new(4, 2048, 1024, 4, 19, ".0-paravirt", "xen-3.0-x86_64", "pv", "credit", 4096, "");
+
+    public DomainConfig? ConfigOf(uint domId)
+    {
+        lock (_gate) { Get(domId); return _configs.GetValueOrDefault(domId); }
     }
 
     // --- test controls ---

@@ -127,11 +127,13 @@ public class XlCreateTests
     }
 
     [Test]
-    public async Task DryRunPrintsTheConfigAndCreatesNothing()
+    public async Task DryRunPrintsTheConfigAsLibxlJsonAndCreatesNothing()
     {
         var run = await _daemon.RunXlAsync(["create", "-n", GuestConfig("guest")]);
         Assert.That(run.ExitCode, Is.EqualTo(0), run.Error);
-        Assert.That(run.Out, Does.Contain("\"Name\": \"guest\""));
+        var config = Newtonsoft.Json.Linq.JObject.Parse(run.Out);
+        Assert.That((string?)config["c_info"]?["name"], Is.EqualTo("guest"));
+        Assert.That((long?)config["b_info"]?["target_memkb"], Is.EqualTo(64 * 1024));
         Assert.That(_daemon.Toolstack.List(), Is.Empty);
     }
 }

@@ -24,6 +24,10 @@ public sealed class RequestDispatcher(IToolstack toolstack, DaemonLog log)
             return $"'{request.Op}' needs a domain";
         if (request.Op == ControlOps.Create && request.Config is null)
             return "'create' needs a domain configuration";
+        if (request.Op == ControlOps.Rename && string.IsNullOrEmpty(request.NewName))
+            return "'rename' needs a new name";
+        if (request.Op is ControlOps.MemSet or ControlOps.MemMax && request.MemoryKiB <= 0)
+            return $"'{request.Op}' needs a positive amount of memory";
         return null;
     }
 
@@ -46,7 +50,10 @@ public sealed class RequestDispatcher(IToolstack toolstack, DaemonLog log)
                     var domains = string.IsNullOrEmpty(request.Domain)
                         ? toolstack.List()
                         : [toolstack.Find(request.Domain)];
-                    return new ControlResponse { Ok = true, Domains = domains.OrderBy(d => d.DomId).Select(d => d.ToWire()).ToList() };
+                    var summaries = domains.OrderBy(d => d.DomId).Select(d => d.ToWire()).ToList();
+                    if (request.Long)
+                        foreach (var summary in summaries) summary.Config = toolstack.ConfigOf(summary.DomId);
+                    return new ControlResponse { Ok = true, Domains = summaries };
                 case ControlOps.Destroy:
                     var victim = toolstack.Find(request.Domain!);
                     toolstack.Destroy(victim.DomId);
@@ -62,6 +69,32 @@ public sealed class RequestDispatcher(IToolstack toolstack, DaemonLog log)
                     var end = await toolstack.WaitForEnd(toolstack.Find(request.Domain!).DomId)
                         .WaitAsync(cancellationToken).ConfigureAwait(false);
                     return new ControlResponse { Ok = true, End = end.ToWire() };
+                case ControlOps.Shutdown:
+                    var stopping = toolstack.Find(request.Domain!);
+                    // Take the end before asking, so a guest that stops at once cannot be missed.
+                    var ending = request.WaitForEnd ? toolstack.WaitForEnd(stopping.DomId) : null;
+                    toolstack.Shutdown(stopping.DomId, request.Reboot ? ShutdownReason.Reboot : ShutdownReason.Poweroff, request.Force);
+                    log.Info($"{(request.Reboot ? "reboot" : "shutdown")} of domain {stopping.DomId} ({stopping.Name}) requested");
+                    if (ending is null)
+                        return ControlResponse.Success();
+                    var stopped = await ending.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    return new ControlResponse { Ok = true, End = stopped.ToWire() };
+                case ControlOps.Rename:
+                    var renamed = toolstack.Find(request.Domain!);
+                    toolstack.Rename(renamed.DomId, request.NewName!);
+                    log.Info($"renamed domain {renamed.DomId} ({renamed.Name}) to {request.NewName}");
+                    return ControlResponse.Success();
+                case ControlOps.MemSet:
+                    toolstack.SetMemoryTarget(toolstack.Find(request.Domain!).DomId, request.MemoryKiB);
+                    return ControlResponse.Success();
+                case ControlOps.MemMax:
+                    toolstack.SetMaxMemory(toolstack.Find(request.Domain!).DomId, request.MemoryKiB);
+                    return ControlResponse.Success();
+                case ControlOps.VcpuSet:
+                    toolstack.SetOnlineVcpus(toolstack.Find(request.Domain!).DomId, request.VcpuCount);
+                    return ControlResponse.Success();
+                case ControlOps.Info:
+                    return new ControlResponse { Ok = true, Host = toolstack.GetHostInfo().ToWire() };
                 case ControlOps.Dmesg:
                     return new ControlResponse { Ok = true, Text = TailThatFits(toolstack.Dmesg(request.Clear)) };
                 default:

@@ -15,6 +15,27 @@ public static class WireMapping
         Vcpus = info.Vcpus,
         State = info.State,
         CpuTimeSeconds = info.CpuTimeSeconds,
+        StartTimeUtc = info.StartTimeUtc,
+        TargetKiB = info.TargetKiB,
+        VcpuStates = info.VcpuStates?.Select(v => new VcpuSummary
+        {
+            Id = v.Id, Online = v.Online, Running = v.Running, Blocked = v.Blocked, CpuTimeSeconds = v.CpuTimeSeconds,
+        }).ToList(),
+    };
+
+    public static HostSummary ToWire(this HostInfo info) => new()
+    {
+        NrCpus = info.NrCpus,
+        TotalMemoryMiB = info.TotalMemoryMiB,
+        FreeMemoryMiB = info.FreeMemoryMiB,
+        XenMajor = info.XenMajor,
+        XenMinor = info.XenMinor,
+        XenExtra = info.XenExtra,
+        XenCaps = info.XenCaps,
+        VirtCaps = info.VirtCaps,
+        Scheduler = info.Scheduler,
+        PageSize = info.PageSize,
+        CommandLine = info.CommandLine,
     };
 
     public static DomainEndInfo ToWire(this DomainEnd end) => new()

@@ -29,12 +29,26 @@ public static class DomainListFormat
         return row.ToString();
     }
 
-    public static string Table(IEnumerable<DomainSummary> domains)
+    /// <summary>The extra header of xl list -v (UUID, shutdown reason code, security label).</summary>
+    public const string VerboseHeader = "   UUID                            Reason-Code\tSecurity Label";
+
+    public static string Table(IEnumerable<DomainSummary> domains, bool verbose = false)
     {
         var table = new StringBuilder();
-        table.Append(Header).Append('\n');
+        table.Append(Header);
+        if (verbose) table.Append(VerboseHeader);
+        table.Append('\n');
         foreach (var domain in domains)
-            table.Append(Row(domain)).Append('\n');
+        {
+            table.Append(Row(domain));
+            if (verbose)
+            {
+                // " <uuid> %8s" with '-' for a running domain; no XSM, so the label column is "-".
+                string reason = domain.State.Length >= 4 && domain.State[3] == 's' ? "0" : "-";
+                table.Append(' ').Append(domain.Uuid.ToString()).Append(' ').Append(reason.PadLeft(8)).Append("       -");
+            }
+            table.Append('\n');
+        }
         return table.ToString();
     }
 

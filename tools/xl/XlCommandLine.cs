@@ -23,6 +23,18 @@ public static class XlCommandLine
             XlCommands.Unpause(context),
             XlCommands.Console(context),
             XlCommands.Dmesg(context),
+            XlDomainCommands.Shutdown(context),
+            XlDomainCommands.Reboot(context),
+            XlDomainCommands.Rename(context),
+            XlDomainCommands.DomId(context),
+            XlDomainCommands.DomName(context),
+            XlDomainCommands.Uptime(context),
+            XlDomainCommands.MemSet(context),
+            XlDomainCommands.MemMax(context),
+            XlDomainCommands.Info(context),
+            XlDomainCommands.VcpuList(context),
+            XlDomainCommands.VcpuSet(context),
+            XlDomainCommands.Top(context),
         };
         root.SetAction(_ =>
         {
@@ -35,8 +47,29 @@ public static class XlCommandLine
         return root;
     }
 
+    /// <summary>Commands that honour the global -N (xl_cmdtable.c's can_dryrun).</summary>
+    private static readonly HashSet<string> DryRunCommands = new(StringComparer.Ordinal) { "create" };
+
     public static async Task<int> RunAsync(string[] args, XlContext context, CancellationToken cancellationToken = default)
     {
+        // xl's global options come before the command (xl.c: "+vftN"): -v verbose (repeatable), -N dry run,
+        // -f force and -t timestamps accepted for compatibility.
+        int globals = 0;
+        while (globals < args.Length && args[globals].Length > 1 && args[globals][0] == '-' && args[globals][1..].All(c => c is 'v' or 'N' or 'f' or 't' or 'T'))
+        {
+            foreach (char c in args[globals][1..])
+            {
+                if (c == 'v') context = context with { Verbosity = context.Verbosity + 1 };
+                if (c == 'N') context = context with { DryRun = true };
+            }
+            globals++;
+        }
+        args = args[globals..];
+        if (context.DryRun && args.Length > 0 && !DryRunCommands.Contains(args[0]) && args[0] != "help")
+        {
+            await context.Error.WriteLineAsync("command does not implement -N (dryrun) option").ConfigureAwait(false);
+            return XlExit.Failure;
+        }
         var root = Build(context);
 
         // `xl help <command>` is `xl <command> --help`.

@@ -33,10 +33,9 @@ public static class XlCommands
             if (!result.GetValue(quiet))
                 await context.Error.WriteLineAsync($"Parsing config from {file}").ConfigureAwait(false);
             var config = ConfigLoader.Load(file, vars);
-            if (result.GetValue(dryrun))
+            if (result.GetValue(dryrun) || context.DryRun)
             {
-                await context.Out.WriteLineAsync(JsonConvert.SerializeObject(config, Formatting.Indented,
-                    new Newtonsoft.Json.Converters.StringEnumConverter())).ConfigureAwait(false);
+                await context.Out.WriteAsync(LibxlJson.Render(LibxlJson.DomainConfig(config))).ConfigureAwait(false);
                 return XlExit.Success;
             }
 
@@ -84,7 +83,9 @@ public static class XlCommands
     public static Command List(XlContext context)
     {
         var domains = Operands(new Argument<string[]>("Domain") { Arity = ArgumentArity.ZeroOrMore, Description = "Domains to show (default: all)." });
-        var command = new Command("list", "List information about all/some domains") { domains };
+        var longForm = new Option<bool>("--long", "-l") { Description = "Output all VM details" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Prints out UUIDs and security context" };
+        var command = new Command("list", "List information about all/some domains") { longForm, verbose, domains };
         command.SetAction((result, cancellationToken) => XlCommandLine.Guard(context, async () =>
         {
             using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
@@ -92,15 +93,16 @@ public static class XlCommands
             var shown = new List<DomainSummary>();
             if (names.Length == 0)
             {
-                shown.AddRange(Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.List }, cancellationToken)
+                shown.AddRange(Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.List, Long = result.GetValue(longForm) }, cancellationToken)
                     .ConfigureAwait(false)).Domains ?? []);
             }
             foreach (string name in names)
             {
-                shown.AddRange(Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.List, Domain = name }, cancellationToken)
+                shown.AddRange(Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.List, Domain = name, Long = result.GetValue(longForm) }, cancellationToken)
                     .ConfigureAwait(false)).Domains ?? []);
             }
-            await context.Out.WriteAsync(DomainListFormat.Table(shown)).ConfigureAwait(false);
+            await context.Out.WriteAsync(result.GetValue(longForm) ? LibxlJson.List(shown) : DomainListFormat.Table(shown, result.GetValue(verbose)))
+                .ConfigureAwait(false);
             return XlExit.Success;
         }));
         return command;

@@ -40,6 +40,11 @@ public sealed record XlContext(
     IDaemonConnector Daemon,
     Func<IDisposable?> EnterRawMode)
 {
+    /// <summary>Global -N: commands that can print what they would do do so and change nothing.</summary>
+    public bool DryRun { get; init; }
+    /// <summary>Global -v, counted.</summary>
+    public int Verbosity { get; init; }
+
     public static XlContext FromProcess()
     {
         // Raw descriptors 0 and 1: console bytes pass through untouched (see UnixFdStream for why not FileStream).

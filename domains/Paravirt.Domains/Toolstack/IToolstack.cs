@@ -18,7 +18,30 @@ public sealed record DomainInfo(
     int Vcpus,
     /// <summary>The six state letters of `xl list`: r b p s c d, '-' where clear.</summary>
     string State,
-    double CpuTimeSeconds);
+    double CpuTimeSeconds,
+    /// <summary>When the domain was built (UTC); Dom0's is when the host started paravirtd.</summary>
+    DateTime StartTimeUtc = default,
+    /// <summary>The balloon target (memory/target) in KiB; 0 when unknown.</summary>
+    long TargetKiB = 0,
+    /// <summary>Each vCPU as `xl vcpu-list` shows it; null when the domain has none (Dom0 is managed code).</summary>
+    IReadOnlyList<VcpuState>? VcpuStates = null);
+
+/// <summary>One vCPU: id, whether it is on a host CPU now or blocked, and the CPU time it has used.</summary>
+public sealed record VcpuState(int Id, bool Online, bool Running, bool Blocked, double CpuTimeSeconds);
+
+/// <summary>What `xl info` reports about the host and the hypervisor (xl_info.c's physinfo and xeninfo fields).</summary>
+public sealed record HostInfo(
+    int NrCpus,
+    long TotalMemoryMiB,
+    long FreeMemoryMiB,
+    int XenMajor,
+    int XenMinor,
+    string XenExtra,
+    string XenCaps,
+    string VirtCaps,
+    string Scheduler,
+    int PageSize,
+    string CommandLine);
 
 /// <summary>How a domain ended (for `xl create -c` exit status and `xl list` state).</summary>
 public sealed record DomainEnd(ShutdownReason Reason, bool Destroyed, string? CrashMessage);
@@ -63,6 +86,27 @@ public interface IToolstack
     Task<DomainEnd> WaitForEnd(uint domId);
     /// <summary>The hypervisor console ring (`xl dmesg`); <paramref name="clear"/> empties it after reading.</summary>
     string Dmesg(bool clear);
+
+    /// <summary>
+    /// Ask a guest to power off or reboot through its control/shutdown node (the PV protocol). A guest that has not
+    /// stopped within the toolstack's shutdown timeout is shut down by the hypervisor; with <paramref name="force"/>
+    /// a guest that never advertised control/feature-poweroff (or -reboot) is shut down by the hypervisor at once.
+    /// </summary>
+    void Shutdown(uint domId, ShutdownReason reason, bool force);
+    /// <summary>Give a domain a new name (the hypervisor's view, /local/domain/&lt;id&gt;/name and /vm/&lt;uuid&gt;/name).</summary>
+    void Rename(uint domId, string newName);
+    /// <summary>Set the balloon target (memory/target, KiB): the guest's balloon driver moves towards it.</summary>
+    void SetMemoryTarget(uint domId, long targetKiB);
+    /// <summary>Set the most memory the domain may have (memory/static-max, KiB).</summary>
+    void SetMaxMemory(uint domId, long maxKiB);
+    /// <summary>
+    /// Bring vCPUs 0..count-1 online and the rest offline through cpu/&lt;n&gt;/availability (the PV vCPU hotplug
+    /// protocol: the guest acts on it with VCPUOP_up/down).
+    /// </summary>
+    void SetOnlineVcpus(uint domId, int count);
+    HostInfo GetHostInfo();
+    /// <summary>The configuration a domain was created from (for `xl list -l`); null for Dom0.</summary>
+    DomainConfig? ConfigOf(uint domId);
 }
 
 public sealed class ToolstackException(string message) : Exception(message);

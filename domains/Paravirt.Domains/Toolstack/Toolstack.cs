@@ -23,6 +23,13 @@ public sealed class Toolstack : IToolstack, IDisposable
     private readonly XenConsoled _consoled;
     private readonly ConcurrentDictionary<ushort, ManagedGuest> _guests = new();
     private readonly Lock _createLock = new();
+    private readonly DateTime _started = DateTime.UtcNow;
+
+    /// <summary>How long a guest asked to shut down through control/shutdown has before the hypervisor stops it.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Where coredump-destroy/coredump-restart write ELF cores (xl's XEN_DUMP_DIR role).</summary>
+    public string CoreDumpDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "paravirt-dump");
 
     public Toolstack(Hypervisor.Hypervisor hv, XenStoreDaemon xenstore, XenConsoled consoled)
     {
@@ -44,6 +51,13 @@ public sealed class Toolstack : IToolstack, IDisposable
         public ForeignMapping StoreRing { get; } = storeRing;
         public TaskCompletionSource<DomainEnd> End { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public int Torn;
+        /// <summary>The name the toolstack knows the domain by (changed by rename; the hypervisor keeps its build name).</summary>
+        public string Name { get; set; } = config.Name;
+        public DateTime StartTimeUtc { get; } = DateTime.UtcNow;
+        public long TargetKiB { get; set; } = config.MemoryMiB * 1024;
+        public long MaxKiB { get; set; } = Math.Max(config.MaxMemMiB, config.MemoryMiB) * 1024;
+        /// <summary>How many times this configuration has been restarted with rename-restart (xl's incarnation).</summary>
+        public int Incarnation { get; set; }
     }
 
     public DomainInfo Create(DomainConfig config, bool paused)
@@ -64,7 +78,7 @@ public sealed class Toolstack : IToolstack, IDisposable
 
         lock (_createLock)
         {
-            if (_hv.Domains.Any(d => d.Name == config.Name))
+            if (NameInUse(config.Name))
                 throw new ToolstackException($"domain with name \"{config.Name}\" already exists");
             ulong pages = (ulong)config.MemoryMiB * 256;
             Domain d;
@@ -157,6 +171,118 @@ public sealed class Toolstack : IToolstack, IDisposable
         return g.End.Task;
     }
 
+    public void Shutdown(uint domId, ShutdownReason reason, bool force)
+    {
+        if (reason is not (ShutdownReason.Poweroff or ShutdownReason.Reboot))
+            throw new ToolstackException($"shutdown reason {reason} cannot be requested (poweroff or reboot)");
+        var d = Lookup(domId);
+        if (d.IsManaged) throw new ToolstackException("cannot shut down domain 0 from the toolstack");
+        if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} is not managed by this toolstack");
+        if (d.IsShutdown) return;
+        string word = reason == ShutdownReason.Poweroff ? "poweroff" : "reboot";
+        var hvReason = reason == ShutdownReason.Poweroff ? HvShutdown.Poweroff : HvShutdown.Reboot;
+        string dom = $"/local/domain/{d.Id}";
+        // A guest with PV drivers says which requests it honours (control/feature-*, xenstore-paths). With -F a guest
+        // that never did is stopped by the hypervisor at once, as libxl falls back when PV control is unavailable.
+        if (force && ReadOrNull($"{dom}/control/feature-{word}") != "1")
+        {
+            _hv.Console.Log($"d{d.Id}: no control/feature-{word}; forced {word}");
+            _hv.ShutdownDomain(d, hvReason);
+            return;
+        }
+        try { _xenstore.Write(0, $"{dom}/control/shutdown", word); }
+        catch (XenStoreException e) { throw new ToolstackException($"cannot write {dom}/control/shutdown: {e.Message}"); }
+        _hv.Console.Log($"d{d.Id}: asked to {word} through control/shutdown");
+        var timeout = ShutdownTimeout;
+        _ = Task.Delay(timeout).ContinueWith(_ =>
+        {
+            if (g.Torn != 0 || d.IsShutdown || d.IsDying) return;
+            _hv.Console.Log($"d{d.Id}: did not {word} within {timeout.TotalSeconds:0.#} s; forced {word}");
+            _hv.ShutdownDomain(d, hvReason);
+        }, TaskScheduler.Default);
+    }
+
+    public void Rename(uint domId, string newName)
+    {
+        ValidateName(newName);
+        var d = Lookup(domId);
+        if (d.IsManaged) throw new ToolstackException("cannot rename domain 0");
+        if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} is not managed by this toolstack");
+        lock (_createLock)
+        {
+            if (g.Name == newName) return;
+            if (NameInUse(newName)) throw new ToolstackException($"domain with name \"{newName}\" already exists");
+            string old = g.Name;
+            try
+            {
+                _xenstore.Write(0, $"/local/domain/{d.Id}/name", newName);
+                _xenstore.Write(0, $"/vm/{d.Uuid}/name", newName);
+            }
+            catch (XenStoreException e) { throw new ToolstackException($"cannot rename domain {d.Id}: {e.Message}"); }
+            g.Name = newName;
+            _hv.Console.Log($"d{d.Id}: renamed \"{old}\" to \"{newName}\"");
+        }
+    }
+
+    public void SetMemoryTarget(uint domId, long targetKiB)
+    {
+        var (d, g) = Guest(domId);
+        if (targetKiB <= 0) throw new ToolstackException($"memory target must be positive, got {targetKiB} KiB");
+        if (targetKiB > g.MaxKiB)
+            throw new ToolstackException($"memory target {targetKiB} KiB is above the domain's maximum {g.MaxKiB} KiB (see xl mem-max)");
+        try { _xenstore.Write(0, $"/local/domain/{d.Id}/memory/target", targetKiB.ToString(CultureInfo.InvariantCulture)); }
+        catch (XenStoreException e) { throw new ToolstackException($"cannot write memory/target: {e.Message}"); }
+        g.TargetKiB = targetKiB;
+    }
+
+    public void SetMaxMemory(uint domId, long maxKiB)
+    {
+        var (d, g) = Guest(domId);
+        // The hypervisor holds the domain's allocation fixed at build time (it has no XEN_DOMCTL_max_mem yet), so the
+        // maximum can be lowered to the target or raised back up to the built size, never beyond it.
+        long builtKiB = (long)d.MaxPages * 4;
+        if (maxKiB < g.TargetKiB)
+            throw new ToolstackException($"memory max {maxKiB} KiB is below the current target {g.TargetKiB} KiB");
+        if (maxKiB > builtKiB)
+            throw new ToolstackException($"memory max {maxKiB} KiB is above the {builtKiB} KiB the domain was built with");
+        try { _xenstore.Write(0, $"/local/domain/{d.Id}/memory/static-max", maxKiB.ToString(CultureInfo.InvariantCulture)); }
+        catch (XenStoreException e) { throw new ToolstackException($"cannot write memory/static-max: {e.Message}"); }
+        g.MaxKiB = maxKiB;
+    }
+
+    public void SetOnlineVcpus(uint domId, int count)
+    {
+        var (d, _) = Guest(domId);
+        int max = d.Vcpus.Count;
+        if (count < 1 || count > max)
+            throw new ToolstackException($"cannot set {count} vCPUs online: domain {d.Id} has 1..{max} (maxvcpus)");
+        try
+        {
+            for (int i = 0; i < max; i++)
+                _xenstore.Write(0, $"/local/domain/{d.Id}/cpu/{i}/availability", i < count ? "online" : "offline");
+        }
+        catch (XenStoreException e) { throw new ToolstackException($"cannot write cpu/*/availability: {e.Message}"); }
+    }
+
+    public HostInfo GetHostInfo() => new(
+        Environment.ProcessorCount,
+        (long)(_hv.Frames.TotalFrames / 256),
+        (long)(_hv.Frames.FreeFrames / 256),
+        Hypervisor.Hypercalls.XenVersionOp.Major,
+        Hypervisor.Hypercalls.XenVersionOp.Minor,
+        Hypervisor.Hypercalls.XenVersionOp.Extra,
+        Hypervisor.Hypercalls.XenVersionOp.Caps,
+        "pv",
+        "credit",
+        4096,
+        "");
+
+    public DomainConfig? ConfigOf(uint domId)
+    {
+        var d = Lookup(domId);
+        return _guests.TryGetValue(d.Id, out var g) ? g.Config : null;
+    }
+
     public string Dmesg(bool clear) => _hv.Console.Read(clear);
 
     public void Dispose()
@@ -191,27 +317,72 @@ public sealed class Toolstack : IToolstack, IDisposable
                     g.End.TrySetResult(new DomainEnd((ShutdownReason)(uint)reason, false, d.CrashMessage));
                     break;
                 case DomainAction.Restart:
+                    // Only the teardown that wins restarts: an `xl destroy` racing the shutdown means "stop".
+                    if (Teardown(d, destroyed: false)) Restart(g);
+                    break;
                 case DomainAction.RenameRestart:
-                    Teardown(d, destroyed: false);
-                    try { Create(g.Config, paused: false); }
-                    catch (ToolstackException e) { _hv.Console.Log($"d{d.Id}: restart failed: {e.Message}"); }
+                    // xl's preserve_domain: the dead domain stays, renamed <name>--incarnation-<n>; a new one takes the name.
+                    string preserved = $"{g.Config.Name}--incarnation-{g.Incarnation}";
+                    try { Rename(d.Id, preserved); }
+                    catch (ToolstackException e) { _hv.Console.Log($"d{d.Id}: rename to {preserved} failed: {e.Message}"); }
+                    g.Console.Drain();
+                    g.End.TrySetResult(new DomainEnd((ShutdownReason)(uint)reason, false, d.CrashMessage));
+                    Restart(g);
+                    break;
+                case DomainAction.CoredumpDestroy:
+                case DomainAction.CoredumpRestart:
+                    WriteCore(g);
+                    if (Teardown(d, destroyed: false) && action == DomainAction.CoredumpRestart) Restart(g);
                     break;
                 default:
-                    // destroy; coredump-* write no core yet and then behave as destroy.
                     Teardown(d, destroyed: false);
                     break;
             }
         });
     }
 
-    private void Teardown(Domain d, bool destroyed)
+    private void Restart(ManagedGuest g)
+    {
+        try
+        {
+            var info = Create(g.Config, paused: false);
+            if (_guests.TryGetValue((ushort)info.DomId, out var fresh)) fresh.Incarnation = g.Incarnation + 1;
+        }
+        catch (ToolstackException e) { _hv.Console.Log($"d{g.Domain.Id}: restart failed: {e.Message}"); }
+    }
+
+    /// <summary>xl's coredump: the guest's memory as an ELF core in <see cref="CoreDumpDirectory"/>.</summary>
+    private void WriteCore(ManagedGuest g)
+    {
+        var d = g.Domain;
+        string file = Path.Combine(CoreDumpDirectory,
+            $"{DateTime.UtcNow:yyyy-MMdd-HHmm.ss}.{g.Name}.{d.Id}.core");
+        try
+        {
+            Directory.CreateDirectory(CoreDumpDirectory);
+            using var stream = new FileStream(file, FileMode.CreateNew, FileAccess.Write);
+            CoreDump.Write(stream, d.P2m, (mfn, page) =>
+            {
+                using var mapping = _hv.MapForeignFrame(_hv.Dom0, d.Id, mfn);
+                mapping.Span.CopyTo(page);
+            });
+            _hv.Console.Log($"d{d.Id}: core dumped to {file}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or HypervisorException or ObjectDisposedException)
+        {
+            _hv.Console.Log($"d{d.Id}: core dump to {file} failed: {e.Message}");
+        }
+    }
+
+    /// <summary>Destroy a guest and everything Dom0 holds for it; false when it was already torn down.</summary>
+    private bool Teardown(Domain d, bool destroyed)
     {
         if (!_guests.TryGetValue(d.Id, out var g))
         {
             _hv.DestroyDomain(d);
-            return;
+            return false;
         }
-        if (Interlocked.Exchange(ref g.Torn, 1) == 1) return;
+        if (Interlocked.Exchange(ref g.Torn, 1) == 1) return false;
         var reason = d.ShutdownReason;
         _hv.Pause(d);
         g.Console.Drain();
@@ -225,6 +396,7 @@ public sealed class Toolstack : IToolstack, IDisposable
         g.End.TrySetResult(new DomainEnd(
             reason is { } r ? (ShutdownReason)(uint)r : ShutdownReason.Poweroff, destroyed && reason == null, d.CrashMessage));
         _hv.Console.Log($"d{d.Id}: destroyed");
+        return true;
     }
 
     // ---- xenstore layout (docs/misc/xenstore-paths.pandoc) ----
@@ -291,9 +463,34 @@ public sealed class Toolstack : IToolstack, IDisposable
 
     // ---- helpers ----
 
+    private bool NameInUse(string name) =>
+        _hv.Domains.Any(d => !d.IsDying && (_guests.TryGetValue(d.Id, out var g) ? g.Name : d.Name) == name);
+
+    /// <summary>A name must be usable as a xenstore value and on xl's command line: printable, not a number.</summary>
+    private static void ValidateName(string name)
+    {
+        if (string.IsNullOrEmpty(name)) throw new ToolstackException("domain name must be given");
+        if (name.Length > 64) throw new ToolstackException($"domain name \"{name[..64]}...\" is longer than 64 characters");
+        if (name.Any(c => c <= ' ' || c == 127 || c == '/')) throw new ToolstackException($"domain name \"{name}\" contains a space, '/' or a control character");
+        if (name.All(char.IsAsciiDigit)) throw new ToolstackException($"domain name \"{name}\" is a number (it would read as a domain id)");
+    }
+
+    private (Domain, ManagedGuest) Guest(uint domId)
+    {
+        var d = Lookup(domId);
+        if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} is not managed by this toolstack");
+        return (d, g);
+    }
+
+    private string? ReadOrNull(string path)
+    {
+        try { return _xenstore.ReadString(0, path); }
+        catch (XenStoreException) { return null; }
+    }
+
     private static void Validate(DomainConfig c)
     {
-        if (string.IsNullOrEmpty(c.Name)) throw new ToolstackException("domain name must be given");
+        ValidateName(c.Name);
         if (c.Type != "pv") throw new ToolstackException($"type \"{c.Type}\" is not supported: only \"pv\"");
         if (c.MemoryMiB <= 0) throw new ToolstackException($"memory must be positive, got {c.MemoryMiB}");
         if (c.MaxMemMiB != 0 && c.MaxMemMiB < c.MemoryMiB) throw new ToolstackException($"maxmem ({c.MaxMemMiB}) is less than memory ({c.MemoryMiB})");
@@ -316,13 +513,19 @@ public sealed class Toolstack : IToolstack, IDisposable
     private Domain Resolve(string nameOrId)
     {
         if (uint.TryParse(nameOrId, NumberStyles.None, CultureInfo.InvariantCulture, out var id)) return Lookup(id);
-        return _hv.Domains.FirstOrDefault(d => d.Name == nameOrId && !d.IsDying)
+        return _hv.Domains.FirstOrDefault(d => !d.IsDying && (_guests.TryGetValue(d.Id, out var g) ? g.Name : d.Name) == nameOrId)
                ?? throw new ToolstackException($"{nameOrId} is an invalid domain identifier");
     }
 
-    private static DomainInfo Info(Domain d) => new(
-        d.Id, d.Name, d.Uuid, (long)(d.IsManaged ? 0 : d.MaxPages / 256), d.IsManaged ? Environment.ProcessorCount : d.Vcpus.Count,
-        d.StateLetters, d.CpuTimeSeconds);
+    private DomainInfo Info(Domain d)
+    {
+        _guests.TryGetValue(d.Id, out var g);
+        return new(
+            d.Id, g?.Name ?? d.Name, d.Uuid, (long)(d.IsManaged ? 0 : d.MaxPages / 256),
+            d.IsManaged ? Environment.ProcessorCount : d.Vcpus.Count,
+            d.StateLetters, d.CpuTimeSeconds, g?.StartTimeUtc ?? _started, g?.TargetKiB ?? 0,
+            d.IsManaged ? null : d.Vcpus.Select(v => new VcpuState(v.Id, true, v.IsRunning, v.IsBlocked, v.CpuTime.TotalSeconds)).ToList());
+    }
 
     /// <summary>xenstored's view of a guest's store ring page (a Dom0 foreign mapping).</summary>
     private sealed class ForeignRingPage(ForeignMapping mapping) : IRingPage

@@ -18,13 +18,25 @@ public static class ControlOps
     public const string Wait = "wait";
     /// <summary>The hypervisor console ring; Clear empties it.</summary>
     public const string Dmesg = "dmesg";
+    /// <summary>Ask Domain to power off or reboot (Reboot) through control/shutdown; Force falls back at once.</summary>
+    public const string Shutdown = "shutdown";
+    /// <summary>Rename Domain to NewName.</summary>
+    public const string Rename = "rename";
+    /// <summary>Set Domain's balloon target (memory/target) to MemoryKiB.</summary>
+    public const string MemSet = "mem-set";
+    /// <summary>Set Domain's maximum memory to MemoryKiB.</summary>
+    public const string MemMax = "mem-max";
+    /// <summary>Host and hypervisor facts for `xl info`.</summary>
+    public const string Info = "info";
+    /// <summary>Bring Domain's vCPUs 0..VcpuCount-1 online, the rest offline.</summary>
+    public const string VcpuSet = "vcpu-set";
 
     public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.Ordinal)
     {
-        Ping, Create, List, Destroy, Pause, Unpause, Console, Wait, Dmesg,
+        Ping, Create, List, Destroy, Pause, Unpause, Console, Wait, Dmesg, Shutdown, Rename, MemSet, MemMax, Info, VcpuSet,
     };
 
     /// <summary>Operations whose request must name a domain.</summary>
     public static bool NeedsDomain(string op) =>
-        op is Destroy or Pause or Unpause or Console or Wait;
+        op is Destroy or Pause or Unpause or Console or Wait or Shutdown or Rename or MemSet or MemMax or VcpuSet;
 }

@@ -15,4 +15,18 @@ public sealed class ControlRequest
     public bool Console { get; set; }
     /// <summary>dmesg: clear the ring after reading (xl dmesg -c).</summary>
     public bool Clear { get; set; }
+    /// <summary>shutdown: reboot rather than power off.</summary>
+    public bool Reboot { get; set; }
+    /// <summary>shutdown: stop a guest without PV control at once (xl shutdown -F).</summary>
+    public bool Force { get; set; }
+    /// <summary>shutdown: reply only once the domain has died, with how it ended (xl shutdown -w).</summary>
+    public bool WaitForEnd { get; set; }
+    /// <summary>rename: the new name.</summary>
+    public string? NewName { get; set; }
+    /// <summary>mem-set, mem-max: the amount in KiB.</summary>
+    public long MemoryKiB { get; set; }
+    /// <summary>list: include each domain's configuration (xl list -l).</summary>
+    public bool Long { get; set; }
+    /// <summary>vcpu-set: how many vCPUs to have online.</summary>
+    public int VcpuCount { get; set; }
 }

@@ -14,6 +14,8 @@ public sealed class ControlResponse
     public string? Text { get; set; }
     /// <summary>wait: how the domain ended.</summary>
     public DomainEndInfo? End { get; set; }
+    /// <summary>info: the host and hypervisor.</summary>
+    public HostSummary? Host { get; set; }
 
     public static ControlResponse Success() => new() { Ok = true };
     public static ControlResponse Failure(string error) => new() { Ok = false, Error = error };

@@ -11,4 +11,22 @@ public sealed class DomainSummary
     /// <summary>Six letters r b p s c d, '-' where clear (xl list's State column).</summary>
     public string State { get; set; } = "------";
     public double CpuTimeSeconds { get; set; }
+    /// <summary>When the domain was built (UTC), for xl uptime.</summary>
+    public DateTime StartTimeUtc { get; set; }
+    /// <summary>The balloon target in KiB (memory/target); 0 when unknown.</summary>
+    public long TargetKiB { get; set; }
+    /// <summary>list with Long: the configuration the domain was created from (null for Dom0).</summary>
+    public Paravirt.XlConfig.DomainConfig? Config { get; set; }
+    /// <summary>Each vCPU (xl vcpu-list); null for a domain without vCPUs of its own (Dom0).</summary>
+    public List<VcpuSummary>? VcpuStates { get; set; }
+}
+
+/// <summary>One vCPU as `xl vcpu-list` shows it.</summary>
+public sealed class VcpuSummary
+{
+    public int Id { get; set; }
+    public bool Online { get; set; }
+    public bool Running { get; set; }
+    public bool Blocked { get; set; }
+    public double CpuTimeSeconds { get; set; }
 }

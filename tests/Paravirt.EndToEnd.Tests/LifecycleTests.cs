@@ -1,0 +1,97 @@
+using NUnit.Framework;
+
+namespace Paravirt.EndToEnd.Tests;
+
+/// <summary>xl shutdown/reboot/rename/mem-set/info/uptime against real guests through paravirtd.</summary>
+[NonParallelizable]
+public class LifecycleTests
+{
+    private Xl _xl = null!;
+
+    [OneTimeSetUp]
+    public void Start() => _xl = new Xl();
+
+    [OneTimeTearDown]
+    public void Stop() => _xl.Dispose();
+
+    private static string Guest(string relative) => Path.Combine(Xl.GuestBuild, relative);
+
+    private IEnumerable<string> ListedNames() =>
+        _xl.Run("list").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(l => l.Split(' ', 2)[0]);
+
+    [Test]
+    public void ShutdownWaitReturnsAfterACooperatingGuestPoweredOff()
+    {
+        var cfg = _xl.GuestConfig("polite", Guest("tests/shutdown"));
+        Assert.That(_xl.Run("create", cfg).ExitCode, Is.Zero);
+        var r = _xl.Run("shutdown", "-w", "polite");
+        Assert.That(r.ExitCode, Is.Zero, r.ToString());
+        Assert.That(r.Stderr, Does.Contain("has been shut down, reason code 0"), r.ToString());
+        Assert.That(ListedNames(), Does.Not.Contain("polite"));
+    }
+
+    [Test]
+    public void RebootOfACooperatingGuestRestartsItUnderTheSameName()
+    {
+        var cfg = _xl.GuestConfig("phoenix", Guest("tests/shutdown"));
+        Assert.That(_xl.Run("create", cfg).ExitCode, Is.Zero);
+        string before = _xl.Run("domid", "phoenix").Stdout.Trim();
+        var r = _xl.Run("reboot", "-w", "phoenix");
+        Assert.That(r.ExitCode, Is.Zero, r.ToString());
+        Assert.That(r.Stderr, Does.Contain("reason code 1"), r.ToString());
+        Assert.That(Xl.WaitUntil(() => _xl.Run("domid", "phoenix") is { ExitCode: 0 } d && d.Stdout.Trim() != before, TimeSpan.FromSeconds(20)),
+            Is.True, "restarted with a new domid (on_reboot=restart)");
+        Assert.That(_xl.Run("destroy", "phoenix").ExitCode, Is.Zero);
+    }
+
+    [Test]
+    public void RenameMemSetAndDomnameWorkOnARunningGuest()
+    {
+        var cfg = _xl.GuestConfig("before", Guest("tests/spin"), extra: "maxmem = 48\n");
+        Assert.That(_xl.Run("create", cfg).ExitCode, Is.Zero);
+        Assert.That(_xl.Run("rename", "before", "after").ExitCode, Is.Zero);
+        string id = _xl.Run("domid", "after").Stdout.Trim();
+        Assert.That(_xl.Run("domname", id).Stdout.Trim(), Is.EqualTo("after"));
+        Assert.That(_xl.Run("mem-set", "after", "24m").ExitCode, Is.Zero);
+        var tooBig = _xl.Run("mem-set", "after", "64m");
+        Assert.That(tooBig.ExitCode, Is.EqualTo(1), tooBig.ToString());
+        var vcpus = _xl.Run("vcpu-list", "after");
+        Assert.That(vcpus.Stdout.Split('\n')[1], Does.StartWith("after "), vcpus.ToString());
+        var json = _xl.Run("list", "-l", "after");
+        Assert.That(json.Stdout, Does.Contain("\"name\": \"after\""), json.ToString());
+        Assert.That(_xl.Run("destroy", "after").ExitCode, Is.Zero);
+    }
+
+    [Test]
+    public void InfoReportsXenCapsAndUptimeListsDomain0()
+    {
+        var info = _xl.Run("info");
+        Assert.That(info.ExitCode, Is.Zero, info.ToString());
+        Assert.That(info.Stdout, Does.Contain("xen_caps               : xen-3.0-x86_64"));
+        var uptime = _xl.Run("uptime");
+        Assert.That(uptime.Stdout, Does.StartWith("Name                                ID Uptime\nDomain-0 "), uptime.ToString());
+    }
+
+    [Test]
+    public void OnCrashPreserveKeepsTheCrashedGuestForDmesg()
+    {
+        var cfg = _xl.GuestConfig("kept", Guest("tests/crash"), extra: "on_crash = \"preserve\"\n");
+        Assert.That(_xl.Run("create", cfg).ExitCode, Is.Zero);
+        Assert.That(Xl.WaitUntil(() => _xl.Run("list", "kept").Stdout.Split('\n')[1].Contains("--c-"), TimeSpan.FromSeconds(30)),
+            Is.True, "listed as crashed: " + _xl.Run("list", "kept"));
+        Assert.That(_xl.Run("dmesg").Stdout, Does.Contain("crashed"));
+        Assert.That(_xl.Run("destroy", "kept").ExitCode, Is.Zero);
+    }
+
+    [Test]
+    public void OnCrashRestartBuildsTheGuestAgain()
+    {
+        var cfg = _xl.GuestConfig("again", Guest("tests/crash"), extra: "on_crash = \"restart\"\n");
+        Assert.That(_xl.Run("create", cfg).ExitCode, Is.Zero);
+        string first = _xl.Run("domid", "again").Stdout.Trim();
+        Assert.That(Xl.WaitUntil(() => _xl.Run("domid", "again") is { ExitCode: 0 } d && d.Stdout.Trim() != first, TimeSpan.FromSeconds(30)),
+            Is.True, "restarted under a new domid");
+        Assert.That(Xl.WaitUntil(() => _xl.Run("destroy", "again").ExitCode == 0 && _xl.Run("domid", "again").ExitCode != 0, TimeSpan.FromSeconds(30)),
+            Is.True, "destroy stops the restart loop");
+    }
+}

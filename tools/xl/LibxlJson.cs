@@ -1,0 +1,94 @@
+using System.Globalization;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+using Paravirt.Control.Messages;
+using Paravirt.XlConfig;
+
+namespace Paravirt.Xl;
+
+/// <summary>
+/// A domain configuration in libxl's JSON shape (libxl_domain_config as libxl_types.idl generates it): c_info,
+/// b_info with a "type.pv" union member, disks, nics and the on_* actions in lower case. `xl create -n` prints this;
+/// `xl list -l` prints an array of {"domid", "config"} objects.
+/// </summary>
+public static class LibxlJson
+{
+    public static JObject DomainConfig(DomainConfig config)
+    {
+        var cInfo = new JObject
+        {
+            ["type"] = config.Type,
+            ["name"] = config.Name,
+        };
+        if (config.Uuid is { } uuid) cInfo["uuid"] = uuid.ToString();
+        if (config.DriverDomain) cInfo["driver_domain"] = "True";
+
+        int maxVcpus = config.MaxVcpus > 0 ? config.MaxVcpus : config.Vcpus;
+        long maxMem = Math.Max(config.MaxMemMiB, config.MemoryMiB);
+        var pv = new JObject { ["kernel"] = config.Kernel };
+        if (!string.IsNullOrEmpty(config.Cmdline)) pv["cmdline"] = config.Cmdline;
+        if (config.Ramdisk is not null) pv["ramdisk"] = config.Ramdisk;
+        var bInfo = new JObject
+        {
+            ["max_vcpus"] = maxVcpus,
+            ["avail_vcpus"] = new JArray(Enumerable.Range(0, config.Vcpus)),
+            ["max_memkb"] = maxMem * 1024,
+            ["target_memkb"] = config.MemoryMiB * 1024,
+            ["sched_params"] = new JObject(),
+            ["type.pv"] = pv,
+        };
+        return new JObject
+        {
+            ["c_info"] = cInfo,
+            ["b_info"] = bInfo,
+            ["disks"] = new JArray(config.Disks.Select(d => d.ToLibxlJson())),
+            ["nics"] = new JArray(),
+            ["on_poweroff"] = Action(config.OnPoweroff),
+            ["on_reboot"] = Action(config.OnReboot),
+            ["on_watchdog"] = Action(config.OnWatchdog),
+            ["on_crash"] = Action(config.OnCrash),
+        };
+    }
+
+    /// <summary>libxl_action_on_shutdown's JSON names.</summary>
+    public static string Action(DomainAction action) => action switch
+    {
+        DomainAction.Destroy => "destroy",
+        DomainAction.Restart => "restart",
+        DomainAction.RenameRestart => "rename_restart",
+        DomainAction.Preserve => "preserve",
+        DomainAction.CoredumpDestroy => "coredump_destroy",
+        DomainAction.CoredumpRestart => "coredump_restart",
+        DomainAction.SoftReset => "soft_reset",
+        _ => action.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>xl list -l: one entry per domain; Dom0 (no xl.cfg) gets its c_info only.</summary>
+    public static string List(IEnumerable<DomainSummary> domains)
+    {
+        var array = new JArray();
+        foreach (var d in domains)
+        {
+            var config = d.Config is { } c
+                ? DomainConfig(c)
+                : new JObject { ["c_info"] = new JObject { ["type"] = "pv", ["name"] = d.Name, ["uuid"] = d.Uuid.ToString() } };
+            if (d.Config is not null && config["c_info"] is JObject info)
+            {
+                // The running domain's identity wins over the file: rename and a generated uuid.
+                info["name"] = d.Name;
+                info["uuid"] = d.Uuid.ToString();
+            }
+            array.Add(new JObject { ["domid"] = d.DomId, ["config"] = config });
+        }
+        return Render(array);
+    }
+
+    /// <summary>libxl's generator indents by four spaces.</summary>
+    public static string Render(JToken token)
+    {
+        using var writer = new StringWriter(CultureInfo.InvariantCulture);
+        using (var json = new JsonTextWriter(writer) { Formatting = Formatting.Indented, Indentation = 4 })
+            token.WriteTo(json);
+        return writer + "\n";
+    }
+}
