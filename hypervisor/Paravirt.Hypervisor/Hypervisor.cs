@@ -15,7 +15,7 @@ public sealed class HypervisorException(int errno, string message) : Exception(m
 /// The hypervisor: machine memory and its frame table, the domain table, event channels, the hypercall
 /// table and the console ring. Dom0 (domain 0) is a managed domain created with it.
 /// </summary>
-public sealed class Hypervisor : IDisposable
+public sealed partial class Hypervisor : IDisposable
 {
     private readonly Dictionary<ushort, Domain> _domains = new();
     private readonly Lock _domainsLock = new();

@@ -16,7 +16,7 @@ namespace Paravirt.Domains.Toolstack;
 /// their console and store rings, and applies on_poweroff/on_crash/... when they stop. Every failure leaves
 /// nothing behind: a half-built domain is destroyed before the error is reported.
 /// </summary>
-public sealed class Toolstack : IToolstack, IDisposable
+public sealed partial class Toolstack : IToolstack, IDisposable
 {
     private readonly Hypervisor.Hypervisor _hv;
     private readonly XenStoreDaemon _xenstore;

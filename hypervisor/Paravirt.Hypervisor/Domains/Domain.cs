@@ -15,7 +15,7 @@ public enum ShutdownReason : uint
 /// Managed domains (Dom0 and the services it hosts) have no vCPUs or memory of their own here:
 /// they are C# code that acts with this domain's id through the same typed operations as guests.
 /// </summary>
-public sealed class Domain
+public sealed partial class Domain
 {
     internal readonly object StateLock = new();
     private int _pauseCount;

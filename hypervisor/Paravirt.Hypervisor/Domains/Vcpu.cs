@@ -8,7 +8,7 @@ namespace Paravirt.Hypervisor;
 /// One guest vCPU: the platform CPU plus the PV state Xen keeps per vCPU (guest kernel/user mode, kernel
 /// stack), and the host thread that runs it. Exits are turned into hypercalls, or crash the domain with a reason.
 /// </summary>
-public sealed class Vcpu
+public sealed partial class Vcpu
 {
     private readonly Domain _domain;
     private Thread? _thread;
