@@ -26,7 +26,22 @@ public interface IVcpu : IDisposable
     /// result: eax, ebx, ecx, edx. When null the platform reports a minimal x86-64 CPU.
     /// </summary>
     Func<uint, uint, (uint Eax, uint Ebx, uint Ecx, uint Edx)>? Cpuid { get; set; }
+
+    /// <summary>
+    /// The descriptor tables segment-register loads consult (the hypervisor's GDT/LDT view for the guest). When
+    /// null, or for a platform that does not model descriptors, every non-null selector load faults #GP(selector).
+    /// </summary>
+    DescriptorLookup? Descriptors { get => null; set { } }
+
+    /// <summary>CR0.TS as the guest set it (fpu_taskswitch): the next x87/SSE instruction raises #NM.</summary>
+    bool TaskSwitched { get => false; set { } }
 }
+
+/// <summary>
+/// Find the 8-byte descriptor for <paramref name="selector"/> (TI bit picks GDT or LDT). Returns false when the
+/// selector is beyond the table's limit (the load then faults #GP(selector), SDM vol. 3, 5.4).
+/// </summary>
+public delegate bool DescriptorLookup(ushort selector, out ulong descriptor);
 
 /// <summary>A way of running vCPUs over <see cref="MachineMemory"/>: emulated (Iced) or KVM.</summary>
 public interface IPlatform

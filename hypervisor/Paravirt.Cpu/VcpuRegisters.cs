@@ -60,6 +60,20 @@ public sealed class VcpuRegisters
     /// <summary>SSE control/status register.</summary>
     public uint Mxcsr = MxcsrDefault;
 
+    /// <summary>x87 control word after finit: all exceptions masked, 64-bit precision, round to nearest.</summary>
+    public const ushort FcwDefault = 0x037F;
+
+    /// <summary>x87 control word (FCW).</summary>
+    public ushort Fcw = FcwDefault;
+    /// <summary>x87 status word (FSW), including TOP in bits 11..13.</summary>
+    public ushort Fsw;
+    /// <summary>x87 tag word in its abridged (fxsave) form: bit i set = physical register R<i>i</i> is in use.</summary>
+    public byte FtwAbridged;
+    /// <summary>x87 physical registers R0..R7 (not ST-relative): 64-bit significands.</summary>
+    public ulong[] FpMantissa { get; } = new ulong[8];
+    /// <summary>x87 physical registers R0..R7: sign and 15-bit biased exponent.</summary>
+    public ushort[] FpSignExponent { get; } = new ushort[8];
+
     /// <summary>Current privilege level, from CS. PV guest kernel and user both run at 3.</summary>
     public int Cpl => Cs & 3;
 }

@@ -22,11 +22,12 @@ internal enum Op : byte
     Enter, Leave, Pushf, Popf, Lahf, Sahf, Clc, Stc, Cmc, Cld, Std, Cli, Sti,
     Cpuid, Rdtsc, Rdtscp, Syscall, Int3, IntN, Int1, Hlt, Privileged, In, Out, Ins, Outs, Iretq,
     MovToSegment, PopSegment,
-    SseMov, SseMovd, SseMovq, SseLogic, Ldmxcsr, Stmxcsr, SsePackedInt, SseScalar, Fxsave, Fxrstor, SsePackedFloat,
+    SseMov, SseMovd, SseMovq, SseLogic, Ldmxcsr, Stmxcsr, SsePackedInt, SseScalar, Fxsave, Fxrstor, SsePackedFloat, SseExtra,
+    X87,
 }
 
 /// <summary>Operand kinds of a <see cref="DecodedInstruction"/>.</summary>
-internal enum OperandKind : byte { None = 0, Register, Memory, Immediate, Branch, SegmentRegister, Other, Xmm }
+internal enum OperandKind : byte { None = 0, Register, Memory, Immediate, Branch, SegmentRegister, Other, Xmm, X87 }
 
 /// <summary>
 /// One guest instruction, decoded once and executed many times: Iced's answer boiled down to what the executor
@@ -109,9 +110,14 @@ internal struct DecodedInstruction
                         reg = (byte)(r - Register.XMM0);
                         size = 16;
                     }
+                    else if (r >= Register.ST0 && r <= Register.ST7)
+                    {
+                        kind = OperandKind.X87;
+                        reg = (byte)(r - Register.ST0);
+                    }
                     else
                     {
-                        kind = OperandKind.Other; // CR/DR/x87/SSE: only privileged or unimplemented ops carry these
+                        kind = OperandKind.Other; // CR/DR/MMX: only privileged or unimplemented ops carry these
                     }
                     break;
                 case OpKind.Memory:
@@ -247,8 +253,23 @@ internal struct DecodedInstruction
             // SSE/SSE2 data movement and bitwise logic (the forms gcc emits for copies, zeroing and masks).
             // MMX-register forms stay unimplemented.
             case Mnemonic.Movaps: case Mnemonic.Movups: case Mnemonic.Movapd: case Mnemonic.Movupd:
-            case Mnemonic.Movdqa: case Mnemonic.Movdqu:
+            case Mnemonic.Movdqa: case Mnemonic.Movdqu: case Mnemonic.Movntdq: case Mnemonic.Movntps: case Mnemonic.Movntpd:
                 return Op.SseMov;
+            case Mnemonic.Movnti: return Op.Mov;
+            case Mnemonic.Cmpps: case Mnemonic.Cmppd: case Mnemonic.Cmpss:
+            case Mnemonic.Shufps: case Mnemonic.Shufpd: case Mnemonic.Movhps: case Mnemonic.Movlps: case Mnemonic.Movhpd:
+            case Mnemonic.Movlpd: case Mnemonic.Movhlps: case Mnemonic.Movlhps: case Mnemonic.Pshuflw: case Mnemonic.Pshufhw:
+            case Mnemonic.Cvtdq2pd: case Mnemonic.Cvtdq2ps: case Mnemonic.Cvtps2pd: case Mnemonic.Cvtpd2ps:
+            case Mnemonic.Cvttps2dq: case Mnemonic.Cvttpd2dq: case Mnemonic.Cvtps2dq: case Mnemonic.Cvtpd2dq:
+                return Op.SseExtra;
+            case Mnemonic.Packsswb: case Mnemonic.Packssdw: case Mnemonic.Packuswb: case Mnemonic.Paddsb: case Mnemonic.Paddsw:
+            case Mnemonic.Paddusb: case Mnemonic.Paddusw: case Mnemonic.Psubsb: case Mnemonic.Psubsw: case Mnemonic.Psubusb:
+            case Mnemonic.Psubusw: case Mnemonic.Pmullw: case Mnemonic.Pmulhw: case Mnemonic.Pmulhuw: case Mnemonic.Pmuludq:
+            case Mnemonic.Pmaddwd: case Mnemonic.Pavgb: case Mnemonic.Pavgw: case Mnemonic.Pminsw: case Mnemonic.Pmaxsw:
+            case Mnemonic.Psadbw: case Mnemonic.Pextrw: case Mnemonic.Pinsrw:
+                // pextrw's 66 0F 3A 15 form is SSE4.1, which this CPU does not have.
+                return UsesMmx(i) || i.Code is Code.Pextrw_r32m16_xmm_imm8 or Code.Pextrw_r64m16_xmm_imm8
+                    ? Op.Unimplemented : Op.SseExtra;
             case Mnemonic.Movd: return UsesMmx(i) ? Op.Unimplemented : Op.SseMovd;
             case Mnemonic.Movq:
                 if (UsesMmx(i)) return Op.Unimplemented;
@@ -261,6 +282,24 @@ internal struct DecodedInstruction
             case Mnemonic.Andps: case Mnemonic.Andpd: case Mnemonic.Andnps: case Mnemonic.Andnpd:
                 return Op.SseLogic;
             case Mnemonic.Ldmxcsr: return Op.Ldmxcsr;
+            // x87: what compilers emit for long double (see EmulatedVcpu.X87.cs); transcendentals, fprem and the
+            // environment save/restore forms stay unimplemented.
+            case Mnemonic.Fld: case Mnemonic.Fst: case Mnemonic.Fstp: case Mnemonic.Fild: case Mnemonic.Fist:
+            case Mnemonic.Fistp: case Mnemonic.Fisttp: case Mnemonic.Fadd: case Mnemonic.Faddp: case Mnemonic.Fiadd:
+            case Mnemonic.Fsub: case Mnemonic.Fsubp: case Mnemonic.Fisub: case Mnemonic.Fsubr: case Mnemonic.Fsubrp:
+            case Mnemonic.Fisubr: case Mnemonic.Fmul: case Mnemonic.Fmulp: case Mnemonic.Fimul: case Mnemonic.Fdiv:
+            case Mnemonic.Fdivp: case Mnemonic.Fidiv: case Mnemonic.Fdivr: case Mnemonic.Fdivrp: case Mnemonic.Fidivr:
+            case Mnemonic.Fchs: case Mnemonic.Fabs: case Mnemonic.Fsqrt: case Mnemonic.Frndint: case Mnemonic.Fscale:
+            case Mnemonic.Fxam: case Mnemonic.Ftst: case Mnemonic.Fcom: case Mnemonic.Fcomp: case Mnemonic.Fcompp:
+            case Mnemonic.Fucom: case Mnemonic.Fucomp: case Mnemonic.Fucompp: case Mnemonic.Ficom: case Mnemonic.Ficomp:
+            case Mnemonic.Fcomi: case Mnemonic.Fcomip: case Mnemonic.Fucomi: case Mnemonic.Fucomip:
+            case Mnemonic.Fxch: case Mnemonic.Fld1: case Mnemonic.Fldz: case Mnemonic.Fldpi: case Mnemonic.Fldl2e:
+            case Mnemonic.Fldl2t: case Mnemonic.Fldlg2: case Mnemonic.Fldln2: case Mnemonic.Fnstcw: case Mnemonic.Fldcw:
+            case Mnemonic.Fnstsw: case Mnemonic.Wait: case Mnemonic.Fninit: case Mnemonic.Fnclex: case Mnemonic.Ffree:
+            case Mnemonic.Ffreep: case Mnemonic.Fincstp: case Mnemonic.Fdecstp: case Mnemonic.Fnop:
+            case Mnemonic.Fcmovb: case Mnemonic.Fcmove: case Mnemonic.Fcmovbe: case Mnemonic.Fcmovu: case Mnemonic.Fcmovnb:
+            case Mnemonic.Fcmovne: case Mnemonic.Fcmovnbe: case Mnemonic.Fcmovnu:
+                return Op.X87;
             case Mnemonic.Fxsave: case Mnemonic.Fxsave64: return Op.Fxsave;
             case Mnemonic.Fxrstor: case Mnemonic.Fxrstor64: return Op.Fxrstor;
             case Mnemonic.Paddb: case Mnemonic.Paddw: case Mnemonic.Paddd: case Mnemonic.Paddq:
@@ -378,7 +417,8 @@ internal struct DecodedInstruction
             case Mnemonic.Stosb: case Mnemonic.Stosw: case Mnemonic.Stosd: case Mnemonic.Stosq: return Op.Stos;
             case Mnemonic.Lodsb: case Mnemonic.Lodsw: case Mnemonic.Lodsd: case Mnemonic.Lodsq: return Op.Lods;
             case Mnemonic.Cmpsb: case Mnemonic.Cmpsw: case Mnemonic.Cmpsq: return Op.Cmps;
-            case Mnemonic.Cmpsd: return i.Code == Code.Cmpsd_m32_m32 ? Op.Cmps : Op.Unimplemented; // else SSE cmpsd
+            case Mnemonic.Cmpsd:
+                return i.Code == Code.Cmpsd_m32_m32 ? Op.Cmps : i.Code == Code.Cmpsd_xmm_xmmm64_imm8 ? Op.SseExtra : Op.Unimplemented;
             case Mnemonic.Scasb: case Mnemonic.Scasw: case Mnemonic.Scasd: case Mnemonic.Scasq: return Op.Scas;
             case Mnemonic.Enter: return Op.Enter;
             case Mnemonic.Leave: return Op.Leave;

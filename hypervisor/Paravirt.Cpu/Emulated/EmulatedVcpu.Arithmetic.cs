@@ -16,19 +16,15 @@ public sealed unsafe partial class EmulatedVcpu
         if (d.Kind0 == OperandKind.Register)
         {
             ulong b = Source1(ref d, size);
-            ulong f = _flags;
-            ulong r = Alu.Binary(d.Op, GetReg(d.Reg0, size), b, size, ref f);
+            ulong r = LazyBinary(d.Op, GetReg(d.Reg0, size), b, size);
             if (d.Op != Op.Cmp && d.Op != Op.Test) SetReg(d.Reg0, size, r);
-            _flags = f;
             return;
         }
         ulong src = d.Kind1 == OperandKind.Immediate ? d.Immediate : GetReg(d.Reg1, size);
         ulong ea = Ea(ref d);
         if (d.Op == Op.Cmp || d.Op == Op.Test)
         {
-            ulong f = _flags;
-            Alu.Binary(d.Op, Read(ea, size), src, size, ref f);
-            _flags = f;
+            LazyBinary(d.Op, Read(ea, size), src, size);
             return;
         }
         ReadModifyWrite(ref d, ea, size, src);
@@ -75,6 +71,8 @@ public sealed unsafe partial class EmulatedVcpu
                 return old;
             }
         }
+        // A read-modify-write faults as a write (W = 1 in the #PF error code) even on a not-present page.
+        ProbeWritable(ea, size);
         old = Read(ea, size);
         f = _flags;
         Write(ea, size, Modify(d.Op, old, src, size, ref f));

@@ -163,7 +163,7 @@ public sealed unsafe partial class EmulatedVcpu
                 int size = d.Size;
                 ulong count = d.Kind1 == OperandKind.Register ? _r[Rcx] : d.Immediate;
                 ulong ea = 0;
-                ulong a = d.Kind0 == OperandKind.Register ? GetReg(d.Reg0, size) : Read(ea = Ea(ref d), size);
+                ulong a = d.Kind0 == OperandKind.Register ? GetReg(d.Reg0, size) : ReadForWrite(ea = Ea(ref d), size);
                 ulong f = _flags;
                 ulong r = Alu.Shift(d.Op, a, count, size, ref f);
                 if (d.Kind0 == OperandKind.Register) SetReg(d.Reg0, size, r);
@@ -177,7 +177,7 @@ public sealed unsafe partial class EmulatedVcpu
                 ulong count = d.Kind2 == OperandKind.Register ? _r[Rcx] : d.Immediate;
                 ulong src = GetReg(d.Reg1, size);
                 ulong ea = 0;
-                ulong a = d.Kind0 == OperandKind.Register ? GetReg(d.Reg0, size) : Read(ea = Ea(ref d), size);
+                ulong a = d.Kind0 == OperandKind.Register ? GetReg(d.Reg0, size) : ReadForWrite(ea = Ea(ref d), size);
                 ulong f = _flags;
                 ulong r = Alu.DoubleShift(d.Op == Op.Shld, a, src, count, size, ref f);
                 if (d.Kind0 == OperandKind.Register) SetReg(d.Reg0, size, r);
@@ -297,7 +297,7 @@ public sealed unsafe partial class EmulatedVcpu
 
             case Op.Setcc:
             {
-                ulong v = Flags.Condition(d.Condition, _flags) ? 1UL : 0;
+                ulong v = Condition(d.Condition) ? 1UL : 0;
                 if (d.Kind0 == OperandKind.Register) SetReg(d.Reg0, 1, v);
                 else Write(Ea(ref d), 1, v);
                 return true;
@@ -307,11 +307,11 @@ public sealed unsafe partial class EmulatedVcpu
                 int size = d.Size;
                 ulong src = Source1(ref d, size); // the source is read (and may fault) whatever the condition
                 // A 32-bit cmov writes its destination even when false, zero-extending it.
-                SetReg(d.Reg0, size, Flags.Condition(d.Condition, _flags) ? src : GetReg(d.Reg0, size));
+                SetReg(d.Reg0, size, Condition(d.Condition) ? src : GetReg(d.Reg0, size));
                 return true;
             }
             case Op.Jcc:
-                if (Flags.Condition(d.Condition, _flags)) Branch(_next + d.Immediate);
+                if (Condition(d.Condition)) Branch(_next + d.Immediate);
                 return true;
             case Op.Jmp:
                 Branch(d.Kind0 == OperandKind.Branch ? _next + d.Immediate : Source0(ref d, 8));
@@ -473,7 +473,16 @@ public sealed unsafe partial class EmulatedVcpu
             case Op.SseMov: case Op.SseMovd: case Op.SseMovq: case Op.SseLogic: case Op.Ldmxcsr: case Op.Stmxcsr:
             case Op.SsePackedInt: case Op.SseScalar: case Op.Fxsave: case Op.Fxrstor:
             case Op.SsePackedFloat:
+                if (TaskSwitched) RaiseFault(ExceptionVector.DeviceNotAvailable, 0, false); // CR0.TS (SDM vol. 3, 2.5)
                 ExecuteSse(ref d);
+                return true;
+            case Op.SseExtra:
+                if (TaskSwitched) RaiseFault(ExceptionVector.DeviceNotAvailable, 0, false);
+                ExecuteSseExtra(ref d);
+                return true;
+            case Op.X87:
+                if (TaskSwitched) RaiseFault(ExceptionVector.DeviceNotAvailable, 0, false);
+                ExecuteX87(ref d);
                 return true;
             case Op.Ud:
                 RaiseUd();

@@ -21,7 +21,8 @@ public sealed unsafe partial class EmulatedVcpu
             case Op.SseMov:
             {
                 bool aligned = d.Code is Code.Movaps_xmm_xmmm128 or Code.Movaps_xmmm128_xmm or Code.Movapd_xmm_xmmm128
-                    or Code.Movapd_xmmm128_xmm or Code.Movdqa_xmm_xmmm128 or Code.Movdqa_xmmm128_xmm;
+                    or Code.Movapd_xmmm128_xmm or Code.Movdqa_xmm_xmmm128 or Code.Movdqa_xmmm128_xmm
+                    or Code.Movntdq_m128_xmm or Code.Movntps_m128_xmm or Code.Movntpd_m128_xmm;
                 var (lo, hi) = ReadXmmOperand(ref d, d.Kind1, d.Reg1, aligned);
                 WriteXmmOperand(ref d, d.Kind0, d.Reg0, lo, hi, aligned);
                 return;
@@ -392,39 +393,73 @@ public sealed unsafe partial class EmulatedVcpu
     private static ulong TruncateTo64(double v) =>
         v >= -9223372036854775808.0 && v < 9223372036854775808.0 ? (ulong)(long)v : 0x8000_0000_0000_0000UL;
 
-    private const int FxMxcsr = 24, FxMxcsrMask = 28, FxXmm = 160;
-    /// <summary>x87 control word at reset (finit): all exceptions masked, 64-bit precision, round to nearest.</summary>
-    private const ushort FpuControlDefault = 0x037F;
+    private const int FxMxcsr = 24, FxMxcsrMask = 28, FxSt = 32, FxXmm = 160;
 
     /// <summary>
-    /// fxsave/fxsave64 (SDM vol. 1, 10.5.1): the 512-byte area, 16-byte aligned or #GP(0). The x87 unit is not
-    /// modelled, so its part reads as a freshly initialised FPU (FCW 0x37F, empty tag word, zero registers).
-    /// Bytes 464..511 are left untouched, as on hardware.
+    /// fxsave/fxsave64 (SDM vol. 1, 10.5.1): the 512-byte area, 16-byte aligned or #GP(0): FCW, FSW, the abridged
+    /// tag word, MXCSR, ST0..ST7 (in stack order, 10 bytes each, the 6 bytes after each zero) and XMM0..15.
+    /// The last-instruction pointers (FOP, FIP, FDP) are not tracked and read as zero. Bytes 464..511 are left
+    /// untouched, as on hardware.
     /// </summary>
     private void FxSave(ulong ea)
     {
         if ((ea & 15) != 0) RaiseGp0();
         ProbeWritable(ea, 464);
-        Write(ea, 8, FpuControlDefault);
+        var regs = Registers;
+        Write(ea, 8, regs.Fcw | ((ulong)regs.Fsw << 16) | ((ulong)regs.FtwAbridged << 32));
         for (int off = 8; off < FxMxcsr; off += 8) Write(ea + (ulong)off, 8, 0);
-        Write(ea + FxMxcsr, 4, Registers.Mxcsr);
+        Write(ea + FxMxcsr, 4, regs.Mxcsr);
         Write(ea + FxMxcsrMask, 4, MxcsrMask);
-        for (int off = 32; off < FxXmm; off += 8) Write(ea + (ulong)off, 8, 0);
-        ulong[] x = Registers.Xmm;
+        int top = (regs.Fsw >> 11) & 7;
+        for (int i = 0; i < 8; i++)
+        {
+            int p = (top + i) & 7;
+            ulong slot = ea + FxSt + (ulong)i * 16;
+            Write(slot, 8, regs.FpMantissa[p]);
+            Write(slot + 8, 8, regs.FpSignExponent[p]);
+        }
+        ulong[] x = regs.Xmm;
         for (int q = 0; q < 32; q++) Write(ea + FxXmm + (ulong)q * 8, 8, x[q]);
         for (int off = FxXmm + 256; off < 464; off += 8) Write(ea + (ulong)off, 8, 0);
     }
 
-    /// <summary>fxrstor/fxrstor64: loads MXCSR (reserved bits set: #GP(0), nothing loaded) and XMM0..15.</summary>
+    /// <summary>fxrstor/fxrstor64: loads the x87 state, MXCSR (reserved bits set: #GP(0), nothing loaded) and
+    /// XMM0..15.</summary>
     private void FxRestore(ulong ea)
     {
         if ((ea & 15) != 0) RaiseGp0();
+        ulong head = Read(ea, 8);
         uint mxcsr = (uint)Read(ea + FxMxcsr, 4);
         if ((mxcsr & ~MxcsrMask) != 0) RaiseGp0();
+        Span<ulong> st = stackalloc ulong[16];
+        for (int i = 0; i < 8; i++)
+        {
+            st[2 * i] = Read(ea + FxSt + (ulong)i * 16, 8);
+            st[2 * i + 1] = Read(ea + FxSt + (ulong)i * 16 + 8, 2);
+        }
         Span<ulong> xmm = stackalloc ulong[32];
         for (int q = 0; q < 32; q++) xmm[q] = Read(ea + FxXmm + (ulong)q * 8, 8);
-        Registers.Mxcsr = mxcsr;
-        xmm.CopyTo(Registers.Xmm);
+        var regs = Registers;
+        regs.Fcw = (ushort)((head & 0x1F3F) | 0x40);
+        regs.Fsw = (ushort)(head >> 16);
+        regs.FtwAbridged = (byte)(head >> 32);
+        int top = (regs.Fsw >> 11) & 7;
+        for (int i = 0; i < 8; i++)
+        {
+            int p = (top + i) & 7;
+            regs.FpMantissa[p] = st[2 * i];
+            regs.FpSignExponent[p] = (ushort)st[2 * i + 1];
+        }
+        regs.Mxcsr = mxcsr;
+        xmm.CopyTo(regs.Xmm);
+    }
+
+    /// <summary>The read half of a read-modify-write: translated for writing first, so a not-present page
+    /// faults with W = 1 as on hardware.</summary>
+    private ulong ReadForWrite(ulong ea, int size)
+    {
+        ProbeWritable(ea, size);
+        return Read(ea, size);
     }
 
     /// <summary>Translates every page of [ea, ea + length) for writing, so a multi-part store faults before

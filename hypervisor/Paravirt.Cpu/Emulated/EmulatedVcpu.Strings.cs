@@ -27,7 +27,7 @@ public sealed unsafe partial class EmulatedVcpu
         int sinceKick = 0;
         while ((_r[Rcx] & addressMask) != 0)
         {
-            if (!conditional && (_flags & Flags.DF) == 0 && (d.Op == Op.Movs || d.Op == Op.Stos))
+            if (!conditional && (_eflags & Flags.DF) == 0 && (d.Op == Op.Movs || d.Op == Op.Stos))
             {
                 if (!StringBulk(ref d, addressMask)) StringStep(ref d);
             }
@@ -64,7 +64,7 @@ public sealed unsafe partial class EmulatedVcpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Advance(int reg, int size, bool address32)
     {
-        ulong step = (_flags & Flags.DF) != 0 ? (ulong)-size : (ulong)size;
+        ulong step = (_eflags & Flags.DF) != 0 ? (ulong)-size : (ulong)size;
         ulong v = _r[reg] + step;
         _r[reg] = address32 ? (uint)v : v;
     }

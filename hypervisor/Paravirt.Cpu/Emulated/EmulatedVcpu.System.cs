@@ -45,25 +45,63 @@ public sealed unsafe partial class EmulatedVcpu
         _r[Rdx] = dx;
     }
 
+    public DescriptorLookup? Descriptors { get; set; }
+
+    public bool TaskSwitched { get; set; }
+
     /// <summary>
-    /// Segment register load in 64-bit mode. Null selectors are valid for DS, ES, FS and GS at any CPL; loading
-    /// one into FS or GS clears the base as Intel parts do (we report GenuineIntel). Descriptor tables are the
-    /// hypervisor's and are not modelled, so any other selector (and a null SS or any CS) is refused with the
-    /// #GP(selector) a bad descriptor would give (SDM vol. 2, MOV and POP, "64-Bit Mode Exceptions").
+    /// Segment register load in 64-bit mode (SDM vol. 2, MOV and POP, "64-Bit Mode Exceptions"; vol. 3, 5.5-5.7).
+    /// Null selectors are valid for DS, ES, FS and GS at any CPL; loading one into FS or GS clears the base as
+    /// Intel parts do (we report GenuineIntel). Other selectors are looked up in the descriptor tables the
+    /// hypervisor supplies (<see cref="Descriptors"/>; none: every lookup fails) and checked as the SDM says:
+    /// beyond the limit, a system descriptor, the wrong type or privilege give #GP(selector), not present #NP
+    /// (#SS for SS). FS and GS take the descriptor's 32-bit base. Loading CS is #UD.
     /// </summary>
     private void LoadSegment(byte seg, ushort selector)
     {
         const byte es = 0, cs = 1, ss = 2, ds = 3, fs = 4;
         if (seg == cs) RaiseUd();
-        if ((selector & 0xFFFC) != 0) RaiseFault(ExceptionVector.GeneralProtection, (uint)(selector & 0xFFFC));
-        if (seg == ss) RaiseGp0();
         var r = Registers;
+        uint index = (uint)(selector & 0xFFFC);
+        if (index == 0)
+        {
+            if (seg == ss) RaiseGp0();
+            switch (seg)
+            {
+                case es: r.Es = selector; break;
+                case ds: r.Ds = selector; break;
+                case fs: r.Fs = selector; r.FsBase = 0; break;
+                default: r.Gs = selector; r.GsBase = 0; break;
+            }
+            return;
+        }
+        ulong desc = 0;
+        var lookup = Descriptors;
+        if (lookup == null || !lookup(selector, out desc)) RaiseFault(ExceptionVector.GeneralProtection, index);
+        uint high = (uint)(desc >> 32);
+        bool system = (high & (1u << 12)) == 0, code = (high & (1u << 11)) != 0;
+        bool writableOrReadable = (high & (1u << 9)) != 0, conforming = code && (high & (1u << 10)) != 0;
+        bool present = (high & (1u << 15)) != 0;
+        int dpl = (int)((high >> 13) & 3), rpl = selector & 3;
+        if (system) RaiseFault(ExceptionVector.GeneralProtection, index);
+        if (seg == ss)
+        {
+            if (code || !writableOrReadable || rpl != _cpl || dpl != _cpl) RaiseFault(ExceptionVector.GeneralProtection, index);
+            if (!present) RaiseFault(ExceptionVector.StackFault, index);
+            r.Ss = selector;
+            return;
+        }
+        if (code && !writableOrReadable) RaiseFault(ExceptionVector.GeneralProtection, index);
+        if (!conforming && (rpl > dpl || _cpl > dpl)) RaiseFault(ExceptionVector.GeneralProtection, index);
+        if (!present) RaiseFault(ExceptionVector.SegmentNotPresent, index);
+        ulong low = (uint)desc;
+        ulong baseAddress = (low >> 16) | ((ulong)(high & 0xFF) << 16) | (high & 0xFF00_0000UL);
         switch (seg)
         {
             case es: r.Es = selector; break;
             case ds: r.Ds = selector; break;
-            case fs: r.Fs = selector; r.FsBase = 0; break;
-            default: r.Gs = selector; r.GsBase = 0; break;
+            case fs: r.Fs = selector; r.FsBase = baseAddress; break;
+            default: r.Gs = selector; r.GsBase = baseAddress; break;
         }
     }
 

@@ -32,7 +32,7 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
     private GCHandle _gprHandle;
     private readonly GuestFault _fault = new();
 
-    private ulong _rip, _next, _flags;
+    private ulong _rip, _next;
     private int _cpl;
     private VcpuExit _exit;
     /// <summary>Set when the current instruction stored into a frame holding decoded code, or asked to end the
@@ -99,7 +99,7 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
                 var block = FindBlock(_rip);
                 _currentFrame = block.Frame;
                 _currentFrame2 = block.Frame2;
-                if ((_flags & Flags.TF) != 0)
+                if ((_eflags & Flags.TF) != 0)
                 {
                     // Single-step (SDM vol. 3, 18.3.1.4): TF set before an instruction traps #DB after it.
                     ref var step = ref block.Instructions[0];

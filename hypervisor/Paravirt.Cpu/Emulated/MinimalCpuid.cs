@@ -23,7 +23,7 @@ public static class MinimalCpuid
             {
                 // Family 6, model 0x0F, stepping 1. ECX: CMPXCHG16B (13), POPCNT (23).
                 // EDX: FPU (0), TSC (4), MSR (5), PAE (6), CX8 (8), CMOV (15), FXSR (24), SSE (25), SSE2 (26)
-                // (the x86-64 baseline; x87/SSE execution arrives with the next ISA step).
+                // (the x86-64 baseline, all executed; see docs/cpu.md for the x87 and SSE limits).
                 const uint eax = (6 << 8) | (0xF << 4) | 1;
                 const uint ecx = (1u << 13) | (1u << 23);
                 const uint edx = (1u << 0) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 15)

@@ -1,0 +1,29 @@
+using System.CommandLine;
+using Paravirt.Bench;
+
+var root = new RootCommand("Paravirt benchmarks (./bench <name>)");
+var cpu = new Command("cpu", "Boot the compute guest (guest-sdk/bench/cpu) on the emulated CPU, count the guest instructions "
+    + "and compare its time with the same C code compiled natively and run on this host in the same run.");
+cpu.SetAction(_ => CpuBenchmark.Run(Console.Out, Console.Error));
+root.Subcommands.Add(cpu);
+var evtchnRounds = new Option<int>("--rounds") { Description = "Round trips between the two guests", DefaultValueFactory = _ => EvtchnBenchmark.DefaultRounds };
+var evtchn = new Command("evtchn", "Run the pingpong example (two guests bouncing an event) through xl and report the round trip and "
+    + "events/s, against a host-only round trip over the same event-channel operations measured in the same run.") { evtchnRounds };
+evtchn.SetAction(r => EvtchnBenchmark.Run(Console.Out, Console.Error, r.GetValue(evtchnRounds)));
+root.Subcommands.Add(evtchn);
+var micro = new Command("micro", "BenchmarkDotNet micro-benchmark of the interpreter's hot loop (a CRC32 loop on one vCPU).");
+micro.SetAction(_ =>
+{
+    using (var probe = new InterpreterLoopBenchmark())
+    {
+        probe.Setup();
+        Console.WriteLine($"micro: one Crc32Loop run executes {probe.InstructionsPerRun:N0} guest instructions");
+    }
+    // Results under artifacts/, not in the current directory.
+    var artifacts = Path.Combine(AppContext.BaseDirectory, "BenchmarkDotNet.Artifacts");
+    BenchmarkDotNet.Running.BenchmarkRunner.Run<InterpreterLoopBenchmark>(
+        BenchmarkDotNet.Configs.ManualConfig.Create(BenchmarkDotNet.Configs.DefaultConfig.Instance).WithArtifactsPath(artifacts));
+    return 0;
+});
+root.Subcommands.Add(micro);
+return root.Parse(args).Invoke();
