@@ -52,11 +52,11 @@ public sealed class GrantTable
         set => _maxFrames = value is >= 1 and <= 4096 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "max_grant_frames must be 1..4096");
     }
 
-    /// <summary>max_maptrack_frames (xl.cfg) in handles: the most grant mappings this domain may hold at once.</summary>
+    /// <summary>max_maptrack_frames (xl.cfg) in handles: the most grant mappings this domain may hold at once (0: none, as Xen allows).</summary>
     public int MaxMaptrack
     {
         get => _maxMaptrack;
-        set => _maxMaptrack = value is >= 1 and <= DefaultMaxMaptrack * 4 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "maptrack limit out of range");
+        set => _maxMaptrack = value is >= 0 and <= DefaultMaxMaptrack * 4 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "maptrack limit out of range");
     }
 
     private object Lock => Locks.GetValue(_domain.Hypervisor, _ => new object());
@@ -156,16 +156,20 @@ public sealed class GrantTable
     /// GNTTABOP_map_grant_ref: map grant <paramref name="gref"/> of <paramref name="granterId"/> for
     /// <paramref name="grantee"/>. The entry must permit access to the grantee (and be writable unless
     /// GNTMAP_readonly); while mapped it carries GTF_reading (and GTF_writing) and its frame cannot be freed.
-    /// Managed grantees take the frame as a span (<see cref="MappedFrame"/>); guests get a device (bus) address.
+    /// Managed grantees take the frame as a span (<see cref="MappedFrame"/>); guests get a device (bus) address and,
+    /// with GNTMAP_host_map, the L1 entry for <paramref name="hostAddr"/> in <paramref name="caller"/>'s page tables
+    /// (create_grant_host_mapping; the entry holds the frame's references as a guest-written PTE would).
     /// </summary>
-    public static short Map(Domain grantee, ushort granterId, uint gref, uint flags, ulong hostAddr, out uint handle, out ulong devBusAddr)
+    public static short Map(Domain grantee, ushort granterId, uint gref, uint flags, ulong hostAddr, out uint handle, out ulong devBusAddr, Vcpu? caller = null)
     {
         handle = 0;
         devBusAddr = 0;
         if ((flags & (GrantMapFlags.DeviceMap | GrantMapFlags.HostMap)) == 0) return GrantStatus.BadGntref;
-        // A PV guest's host mapping is a page-table entry at host_addr, which needs the validated PV MMU; until the
-        // MMU offers it, only device (bus-address) mappings are given to guests.
-        if (!grantee.IsManaged && (flags & (GrantMapFlags.HostMap | GrantMapFlags.ContainsPte)) != 0) return GrantStatus.GeneralError;
+        // GNTMAP_contains_pte (host_addr is the machine address of a PTE) is not offered; host_addr mappings are.
+        if (!grantee.IsManaged && (flags & GrantMapFlags.ContainsPte) != 0) return GrantStatus.GeneralError;
+        bool guestHostMap = !grantee.IsManaged && (flags & GrantMapFlags.HostMap) != 0;
+        var mapper = guestHostMap ? caller ?? (grantee.Vcpus.Count > 0 ? grantee.Vcpus[0] : null) : null;
+        if (guestHostMap && (mapper == null || mapper.Domain != grantee)) return GrantStatus.GeneralError;
         var granter = Resolve(grantee, granterId);
         if (granter == null || granter.IsManaged || granter.IsDying) return GrantStatus.BadDomain;
         var gt = granter.Grants;
@@ -179,11 +183,23 @@ public sealed class GrantTable
             short st = gt.PinLocked(gref, grantee.Id, readOnly, out ulong mfn);
             if (st != GrantStatus.Okay) return st;
             ForeignMapping pin;
-            try { pin = grantee.Hypervisor.MapForeignFrame(grantee.Hypervisor.Dom0, granter.Id, mfn); }
+            // A managed grantee writes through the span, so its pin holds the writable type; a guest's PTE holds its own.
+            try { pin = grantee.Hypervisor.MapForeignFrame(grantee.Hypervisor.Dom0, granter.Id, mfn, writable: grantee.IsManaged && !readOnly); }
             catch (HypervisorException)
             {
                 gt.UnpinLocked(gref, readOnly);
                 return GrantStatus.BadPage;
+            }
+            if (guestHostMap)
+            {
+                st = grantee.Hypervisor.Mmu.CreateGrantHostMapping(mapper!, hostAddr, granter, mfn, readOnly,
+                    (flags & GrantMapFlags.ApplicationMap) != 0);
+                if (st != GrantStatus.Okay)
+                {
+                    pin.Dispose();
+                    gt.UnpinLocked(gref, readOnly);
+                    return st;
+                }
             }
             var m = new Mapping { Granter = gt, Ref = gref, Mfn = mfn, Flags = flags, HostAddr = hostAddr, Pin = pin };
             if (lt._freeHandles.Count > 0) { handle = lt._freeHandles.Pop(); lt._maptrack[(int)handle] = m; }
@@ -198,7 +214,7 @@ public sealed class GrantTable
     /// be the one the map returned (GNTST_bad_dev_addr). Works even after the granter died: the frame returns to the
     /// pool now.
     /// </summary>
-    public static short Unmap(Domain grantee, uint handle, ulong hostAddr, ulong devBusAddr)
+    public static short Unmap(Domain grantee, uint handle, ulong hostAddr, ulong devBusAddr, Vcpu? caller = null)
     {
         var lt = grantee.Grants;
         lock (lt.Lock)
@@ -206,6 +222,14 @@ public sealed class GrantTable
             if (handle >= (uint)lt._maptrack.Count || lt._maptrack[(int)handle] is not { } m) return GrantStatus.BadHandle;
             if (devBusAddr != 0 && ((m.Flags & GrantMapFlags.DeviceMap) == 0 || devBusAddr != m.Mfn << 12)) return GrantStatus.BadDevAddr;
             if (grantee.IsManaged && (m.Flags & GrantMapFlags.HostMap) != 0 && hostAddr != 0 && hostAddr != m.HostAddr) return GrantStatus.BadVirtAddr;
+            if (!grantee.IsManaged && (m.Flags & GrantMapFlags.HostMap) != 0)
+            {
+                // replace_grant_host_mapping: the PTE at host_addr must still map the frame; otherwise the mapping stays.
+                var mapper = caller ?? (grantee.Vcpus.Count > 0 ? grantee.Vcpus[0] : null);
+                if (mapper == null || hostAddr == 0) return GrantStatus.GeneralError;
+                short st = grantee.Hypervisor.Mmu.DestroyGrantHostMapping(mapper, hostAddr, m.Mfn);
+                if (st != GrantStatus.Okay) return st;
+            }
             lt.ReleaseLocked(handle, m);
             return GrantStatus.Okay;
         }
@@ -253,7 +277,17 @@ public sealed class GrantTable
             st = AcquireLocked(caller, dest, (flags & GrantCopyFlags.DestGref) != 0, readOnly: false, out var dst);
             if (st != GrantStatus.Okay) { ReleaseCopyLocked(src, true); return st; }
             var mem = caller.Hypervisor.Memory;
+            // Hold the destination writable for the copy (get_page_type(PGT_writable_page)): it cannot turn into a
+            // page table half-way.
+            var dstOwner = dst.Table?._domain ?? caller;
+            if (!caller.Hypervisor.Mmu.TryGetWritableRef(dstOwner, dst.Mfn))
+            {
+                ReleaseCopyLocked(dst, false);
+                ReleaseCopyLocked(src, true);
+                return GrantStatus.GeneralError;
+            }
             mem.FrameForRead(src.Mfn).Slice(source.Offset, length).CopyTo(mem.FrameForWrite(dst.Mfn).Slice(dest.Offset, length));
+            caller.Hypervisor.Mmu.PutWritableRef(dst.Mfn);
             ReleaseCopyLocked(dst, false);
             ReleaseCopyLocked(src, true);
             return GrantStatus.Okay;
@@ -282,7 +316,13 @@ public sealed class GrantTable
         {
             short st = AcquireLocked(caller, new GrantCopyPointer(gref, granterId, offset), true, readOnly: false, out var dst);
             if (st != GrantStatus.Okay) return st;
+            if (!caller.Hypervisor.Mmu.TryGetWritableRef(dst.Table!._domain, dst.Mfn))
+            {
+                ReleaseCopyLocked(dst, false);
+                return GrantStatus.GeneralError;
+            }
             source.CopyTo(caller.Hypervisor.Memory.FrameForWrite(dst.Mfn).Slice(offset, source.Length));
+            caller.Hypervisor.Mmu.PutWritableRef(dst.Mfn);
             ReleaseCopyLocked(dst, false);
             return GrantStatus.Okay;
         }
@@ -375,7 +415,11 @@ public sealed class GrantTable
         if (nrFrames <= _frames.Count) return true;
         var fresh = new ulong[nrFrames - _frames.Count];
         if (!_domain.Hypervisor.Frames.TryAllocate(_domain.Id, fresh)) return false;
-        foreach (var f in fresh) _domain.Hypervisor.Memory.Clear(f);
+        foreach (var f in fresh)
+        {
+            _domain.Hypervisor.Memory.Clear(f);
+            _domain.Hypervisor.Mmu.MarkSpecial(f); // a grant frame is never a page table
+        }
         _frames.AddRange(fresh);
         Array.Resize(ref _readPins, nrFrames * EntriesPerFrame);
         Array.Resize(ref _writePins, nrFrames * EntriesPerFrame);

@@ -18,6 +18,7 @@ public sealed class FrameTable
     private readonly ulong[] _freeStack;
     private long _freeCount;
     private readonly Lock _lock = new();
+    private ulong[]? _m2pFrames; // the machine-memory copy of the M2P (M2pTable), once attached
 
     public FrameTable(MachineMemory memory)
     {
@@ -33,7 +34,11 @@ public sealed class FrameTable
             _freeStack[i] = i;
         }
         _freeCount = (long)memory.FrameCount;
+        Pages = new PageInfoTable(memory.FrameCount);
     }
+
+    /// <summary>PV page types and reference counts, per frame (Xen's page_info).</summary>
+    public PageInfoTable Pages { get; }
 
     public ulong TotalFrames => _memory.FrameCount;
     public ulong FreeFrames { get { lock (_lock) return (ulong)_freeCount; } }
@@ -48,7 +53,8 @@ public sealed class FrameTable
             {
                 var mfn = _freeStack[--_freeCount];
                 _owner[mfn] = owner;
-                _m2p[mfn] = InvalidPfn;
+                SetM2p(mfn, InvalidPfn);
+                Pages.Reset(mfn);
                 frames[i] = mfn;
             }
             return true;
@@ -70,7 +76,8 @@ public sealed class FrameTable
             foreach (var mfn in frames)
             {
                 _owner[mfn] = Free;
-                _m2p[mfn] = InvalidPfn;
+                SetM2p(mfn, InvalidPfn);
+                Pages.Reset(mfn);
                 _freeStack[_freeCount++] = mfn;
             }
         }
@@ -83,5 +90,18 @@ public sealed class FrameTable
     /// <summary>machine_to_phys_mapping: the guest pfn of a machine frame (MMU_MACHPHYS_UPDATE sets it).</summary>
     public ulong MachineToPhys(ulong mfn) => mfn < _memory.FrameCount ? _m2p[mfn] : InvalidPfn;
 
-    public void SetMachineToPhys(ulong mfn, ulong pfn) => _m2p[mfn] = pfn;
+    public void SetMachineToPhys(ulong mfn, ulong pfn) => SetM2p(mfn, pfn);
+
+    /// <summary>Keep the guest-visible read-only M2P (frames <paramref name="m2pFrames"/>, 512 entries each) in step.</summary>
+    internal void AttachMachineM2p(ulong[] m2pFrames)
+    {
+        _m2pFrames = m2pFrames;
+        for (ulong mfn = 0; mfn < _memory.FrameCount; mfn++) SetM2p(mfn, _m2p[mfn]);
+    }
+
+    private void SetM2p(ulong mfn, ulong pfn)
+    {
+        _m2p[mfn] = pfn;
+        if (_m2pFrames is { } f) _memory.WriteUInt64((f[mfn >> 9] << 12) + ((mfn & 511) << 3), pfn);
+    }
 }
