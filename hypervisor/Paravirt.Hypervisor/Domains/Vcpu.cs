@@ -21,6 +21,7 @@ public sealed partial class Vcpu
         _domain = domain;
         Id = id;
         Cpu = cpu;
+        InitTrapState();
     }
 
     public Domain Domain => _domain;
@@ -48,15 +49,23 @@ public sealed partial class Vcpu
     internal bool IsStarted => _thread != null;
     internal Thread? Thread => _thread;
 
-    /// <summary>Wake the vCPU from SCHEDOP_block (an event became pending).</summary>
+    /// <summary>
+    /// An event became pending for this vCPU: wake it from SCHEDOP_block, or make a running vCPU leave
+    /// <see cref="IVcpu.Run"/> so that the run loop delivers the upcall. The kick is sticky, so one raised just
+    /// before the vCPU enters Run is not lost.
+    /// </summary>
     internal void Wake()
     {
         lock (_domain.StateLock)
         {
-            if (!_blocked) return;
-            _blocked = false;
-            Monitor.PulseAll(_domain.StateLock);
+            if (_blocked)
+            {
+                _blocked = false;
+                Monitor.PulseAll(_domain.StateLock);
+                return;
+            }
         }
+        if (EventCallback != 0) Cpu.Kick();
     }
 
     /// <summary>SCHEDOP_block: sleep until an event is pending for delivery (checked under the lock by the caller's predicate).</summary>
@@ -86,6 +95,8 @@ public sealed partial class Vcpu
                         Monitor.Wait(_domain.StateLock);
                     if (_domain.IsDying) return;
                 }
+                // test_all_events: an unmasked pending event enters the guest's event callback first.
+                if (!DeliverPendingEvents()) continue;
                 long start = Stopwatch.GetTimestamp();
                 _inRun = true;
                 VcpuExit exit;
@@ -102,15 +113,8 @@ public sealed partial class Vcpu
                     case VcpuExitReason.Syscall when InKernelMode:
                         hv.Hypercalls.Dispatch(this);
                         break;
-                    case VcpuExitReason.Syscall:
-                        hv.CrashDomain(_domain, $"d{_domain.Id}v{Id} syscall from guest user mode with no syscall callback registered");
-                        break;
-                    case VcpuExitReason.Exception:
-                    case VcpuExitReason.SoftwareInterrupt:
-                        // Trap tables and bounce frames come with the traps work; until then, as Xen does for a
-                        // fault with no registered handler, the domain is crashed.
-                        hv.CrashDomain(_domain, $"d{_domain.Id}v{Id} Unhandled {TrapName(exit)} fault/trap [#{exit.Vector}, ec={exit.ErrorCode:x4}]"
-                            + (exit.Vector == ExceptionVector.PageFault && exit.Reason == VcpuExitReason.Exception ? $" cr2 {exit.FaultAddress:x16}" : ""));
+                    default:
+                        HandleGuestExit(exit);
                         break;
                 }
             }
@@ -122,17 +126,6 @@ public sealed partial class Vcpu
             hv.Console.Log(e.ToString());
         }
     }
-
-    private static string TrapName(VcpuExit exit) => exit.Reason == VcpuExitReason.SoftwareInterrupt
-        ? $"software interrupt 0x{exit.Vector:x}"
-        : exit.Vector switch
-        {
-            ExceptionVector.PageFault => "page fault",
-            ExceptionVector.GeneralProtection => "general protection",
-            ExceptionVector.InvalidOpcode => "invalid opcode",
-            ExceptionVector.DivideError => "divide error",
-            _ => ExceptionVector.Name(exit.Vector),
-        };
 
     internal string RegisterDump()
     {

@@ -50,11 +50,11 @@ public static class GrantTableOp
     {
         if (!GuestMemory.Read(v, a, out ulong hostAddr) || !GuestMemory.Read(v, a + 8, out ulong flagsRef)
             || !GuestMemory.Read(v, a + 16, out ushort dom)) return -XenErrno.EFAULT;
-        short st = GrantTable.Map(v.Domain, dom, (uint)(flagsRef >> 32), (uint)flagsRef, hostAddr, out uint handle, out ulong bus);
+        short st = GrantTable.Map(v.Domain, dom, (uint)(flagsRef >> 32), (uint)flagsRef, hostAddr, out uint handle, out ulong bus, v);
         // Write the status first; if the rest cannot be written back, undo the mapping so nothing leaks.
         if (!GuestMemory.Write(v, a + 18, st) || !GuestMemory.Write(v, a + 20, handle) || !GuestMemory.Write(v, a + 24, bus))
         {
-            if (st == GrantStatus.Okay) GrantTable.Unmap(v.Domain, handle, hostAddr, 0);
+            if (st == GrantStatus.Okay) GrantTable.Unmap(v.Domain, handle, hostAddr, 0, v);
             return -XenErrno.EFAULT;
         }
         return 0;
@@ -65,7 +65,7 @@ public static class GrantTableOp
     {
         if (!GuestMemory.Read(v, a, out ulong hostAddr) || !GuestMemory.Read(v, a + 8, out ulong bus)
             || !GuestMemory.Read(v, a + 16, out uint handle)) return -XenErrno.EFAULT;
-        short st = GrantTable.Unmap(v.Domain, handle, hostAddr, bus);
+        short st = GrantTable.Unmap(v.Domain, handle, hostAddr, bus, v);
         return GuestMemory.Write(v, a + 20, st) ? 0 : -XenErrno.EFAULT;
     }
 

@@ -19,6 +19,7 @@ public sealed class HypercallTable
     {
         var r = v.Registers;
         ulong nr = r.Rax;
+        if (nr == Hypercall.Iret) { Interlocked.Increment(ref _counts[nr]); IretOp.Do(v); return; } // does not return to the caller
         long result = Call(v, nr, r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8);
         r.Rax = (ulong)result;
         // Return as Xen's syscall exit path does: to RCX with the flags saved in R11, interrupts on (the guest's
@@ -39,6 +40,22 @@ public sealed class HypercallTable
             Hypercall.GrantTableOp => GrantTableOp.Do(v, a1, a2, a3),
             Hypercall.SetTimerOp => SetTimerOp.Do(v, a1),
             Hypercall.VcpuOp => VcpuOp.Do(v, a1, a2, a3),
+            Hypercall.MmuUpdate => MmuUpdateOp.Do(v, a1, a2, a3, a4),
+            Hypercall.MmuextOp => MmuextOp.Do(v, a1, a2, a3, a4),
+            Hypercall.UpdateVaMapping => UpdateVaMappingOp.Do(v, a1, a2, a3),
+            Hypercall.UpdateVaMappingOtherdomain => UpdateVaMappingOp.DoOtherDomain(v, a1, a2, a3, a4),
+            Hypercall.MemoryOp => MemoryOp.Do(v, a1, a2),
+            Hypercall.SetTrapTable => SetTrapTableOp.Do(v, a1),
+            Hypercall.CallbackOp => CallbackOp.Do(v, a1, a2),
+            Hypercall.SetCallbacks => CallbackOp.SetCallbacks(v, a1, a2, a3),
+            Hypercall.NmiOp => CallbackOp.NmiOp(v, a1, a2),
+            Hypercall.StackSwitch => StackSwitchOp.Do(v, a1, a2),
+            Hypercall.SetSegmentBase => SegmentOp.Do(v, a1, a2),
+            Hypercall.SetGdt => GdtOp.SetGdt(v, a1, a2),
+            Hypercall.UpdateDescriptor => GdtOp.UpdateDescriptor(v, a1, a2),
+            Hypercall.FpuTaskswitch => FpuOp.Do(v, a1),
+            Hypercall.SetDebugreg => DebugRegOp.Set(v, (int)a1, a2),
+            Hypercall.GetDebugreg => DebugRegOp.Get(v, (int)a1),
             _ => -XenErrno.ENOSYS,
         };
     }

@@ -1,0 +1,376 @@
+using System.Runtime.CompilerServices;
+using Paravirt.Cpu;
+using Paravirt.Hypervisor.Abi;
+using Paravirt.Hypervisor.Traps;
+
+namespace Paravirt.Hypervisor;
+
+/// <summary>
+/// The 64-bit PV trap state Xen keeps per vCPU (arch.pv: trap_ctxt, the callbacks, kernel_ss/kernel_sp, GDT,
+/// debug registers, virtual CR0.TS/CR2/CR4) and the paths that use it: the guest kernel/user mode toggle, bounce
+/// frames (xen/arch/x86/x86_64/entry.S create_bounce_frame), exception and software-interrupt delivery
+/// (pv/traps.c), syscall from user mode, and event upcalls. Only the vCPU's own thread touches this state.
+/// </summary>
+public sealed partial class Vcpu
+{
+    /// <summary>How a bounce frame is built (Xen's TBF_* flags).</summary>
+    [Flags]
+    internal enum BounceFlags
+    {
+        None = 0,
+        /// <summary>Push an error code (TBF_EXCEPTION_ERRCODE).</summary>
+        ErrorCode = 1,
+        /// <summary>Set evtchn_upcall_mask on entry (TBF_INTERRUPT).</summary>
+        MaskEvents = 2,
+        /// <summary>Push DS, ES, FS, GS too (TBF_FAILSAFE).</summary>
+        Failsafe = 4,
+    }
+
+    /// <summary>The virtual IDT (trap_ctxt), one entry per vector; set_trap_table fills it.</summary>
+    internal TrapInfo[] TrapTable { get; } = new TrapInfo[TrapAbi.Vectors];
+
+    /// <summary>CALLBACKTYPE_event: the evtchn upcall entry (0 = none; events are then not delivered by upcall).</summary>
+    public ulong EventCallback { get; internal set; }
+    /// <summary>CALLBACKTYPE_failsafe: entered when a return to the guest fails (bad frame or selector).</summary>
+    public ulong FailsafeCallback { get; internal set; }
+    /// <summary>CALLBACKTYPE_syscall: entered on <c>syscall</c> from guest user mode.</summary>
+    public ulong SyscallCallback { get; internal set; }
+    /// <summary>CALLBACKTYPE_syscall32 / sysenter: recorded for 32-bit user code (not run by this platform).</summary>
+    public ulong Syscall32Callback { get; internal set; }
+    public ulong SysenterCallback { get; internal set; }
+    internal bool FailsafeDisablesEvents, SyscallDisablesEvents, Syscall32DisablesEvents, SysenterDisablesEvents;
+
+    /// <summary>kernel_ss from stack_switch (the RPL forced to 3).</summary>
+    public ushort KernelStackSegment { get; internal set; } = X86_64.FlatKernelSs64;
+
+    /// <summary>Guest GDT frames from set_gdt and its entry count (gdt_ents).</summary>
+    internal ulong[] GdtFrames { get; set; } = [];
+    public int GdtEntries { get; internal set; }
+
+    /// <summary>DR0-DR7 as set_debugreg left them (DR4/DR5 unused).</summary>
+    internal ulong[] DebugRegisters { get; } = [0, 0, 0, 0, 0, 0, TrapAbi.Dr6Default, TrapAbi.Dr7Default];
+
+    /// <summary>The guest's virtual CR2 (arch.pv.ctrlreg[2]): the address of the last page fault delivered.</summary>
+    public ulong GuestCr2 { get; internal set; }
+    /// <summary>The guest's virtual CR4 bits it may set (TSD, DE).</summary>
+    internal ulong GuestCr4Bits { get; set; }
+    /// <summary>Virtual IOPL (PHYSDEVOP_set_iopl); 0 for a domU: no port I/O, cli/sti only in kernel mode.</summary>
+    internal int VirtualIopl { get; set; }
+
+    /// <summary>CR3 of kernel mode when the kernel L4 was never recorded in <see cref="GuestTableMfn"/>.</summary>
+    private ulong _kernelCr3;
+    private PrivilegedOpEmulator? _privOp;
+    private DescriptorTables? _descriptors;
+
+    internal DescriptorTables Descriptors => _descriptors ??= new DescriptorTables(this);
+
+    /// <summary>Install the PV views on the platform CPU: the filtered CPUID policy and the descriptor tables.</summary>
+    private void InitTrapState()
+    {
+        var policy = new PvCpuidPolicy(this);
+        Cpu.Cpuid = policy.Query;
+        Cpu.Descriptors = Descriptors.Lookup;
+    }
+
+    /// <summary>
+    /// toggle_guest_mode: flip between guest kernel and guest user mode. As swapgs, the active and inactive GS
+    /// bases trade places; CR3 becomes the page-table base of the new mode (guest_table / guest_table_user).
+    /// </summary>
+    internal void ToggleGuestMode()
+    {
+        var r = Registers;
+        if (InKernelMode) _kernelCr3 = r.Cr3;
+        InKernelMode = !InKernelMode;
+        (r.GsBase, r.KernelGsBase) = (r.KernelGsBase, r.GsBase);
+        ulong cr3 = InKernelMode
+            ? (GuestTableMfn != 0 ? PageTableBaseFor(true) : _kernelCr3)
+            : PageTableBaseFor(false);
+        if (cr3 != r.Cr3)
+        {
+            r.Cr3 = cr3;
+            Cpu.FlushTlb();
+        }
+    }
+
+    // ---- vcpu_info access ---------------------------------------------------------------------------------
+
+    private unsafe byte* VcpuInfo => Domain.Hypervisor.Memory.Base + (Domain.SharedInfoMfn << 12) + SharedInfoLayout.VcpuInfo(Id);
+
+    private bool HasVcpuInfo => Domain.SharedInfoMfn != ulong.MaxValue && Id < SharedInfoLayout.LegacyMaxVcpus;
+
+    internal unsafe byte UpcallMask
+    {
+        get => HasVcpuInfo ? Volatile.Read(ref *(VcpuInfo + SharedInfoLayout.VcpuUpcallMask)) : (byte)1;
+        set
+        {
+            if (!HasVcpuInfo) return;
+            Volatile.Write(ref *(VcpuInfo + SharedInfoLayout.VcpuUpcallMask), value);
+            Domain.Hypervisor.Memory.NoteWrite(Domain.SharedInfoMfn);
+        }
+    }
+
+    private unsafe bool UpcallPendingFlag => HasVcpuInfo && Volatile.Read(ref *(VcpuInfo + SharedInfoLayout.VcpuUpcallPending)) != 0;
+
+    private unsafe void WriteVcpuInfoCr2(ulong cr2)
+    {
+        if (!HasVcpuInfo) return;
+        Unsafe.WriteUnaligned(VcpuInfo + SharedInfoLayout.VcpuArchCr2, cr2);
+        Domain.Hypervisor.Memory.NoteWrite(Domain.SharedInfoMfn);
+    }
+
+    // ---- bounce frames ------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// create_bounce_frame: enter the guest kernel at <paramref name="eip"/> with, on its stack (from user mode the
+    /// kernel stack of stack_switch, after switching to kernel mode and page tables), aligned down to 16 bytes,
+    /// lowest address first: RCX, R11, [DS, ES, FS, GS,] [error code,] RIP, CS | saved_upcall_mask &lt;&lt; 32,
+    /// RFLAGS (IF = !saved_upcall_mask), RSP, SS. CS has RPL 0 when the interrupted context was guest kernel mode.
+    /// Returns false when the frame could not be written; the domain has then been crashed with the reason.
+    /// <paramref name="source"/> names what is delivered, for that reason only: a vector (0-255) or one of the
+    /// Source* values; <paramref name="detail"/> adds to it (rare paths only: nothing is formatted on success).
+    /// </summary>
+    internal bool CreateBounceFrame(ulong eip, BounceFlags flags, uint errorCode, int source, string? detail = null)
+    {
+        var r = Registers;
+        var d = Domain;
+        if (eip == 0)
+        {
+            d.Hypervisor.CrashDomain(d, $"d{d.Id}v{Id} {SourceName(source, detail)}: no guest handler registered");
+            return false;
+        }
+        bool fromUser = !InKernelMode;
+        ulong cs = r.Cs;
+        ulong top;
+        if (fromUser)
+        {
+            top = KernelStackPointer;
+        }
+        else
+        {
+            top = r.Rsp;
+            cs &= ~3UL; // tells the guest it interrupted kernel context
+        }
+        top &= ~0xFUL;
+        int words = 7 + ((flags & BounceFlags.ErrorCode) != 0 ? 1 : 0) + ((flags & BounceFlags.Failsafe) != 0 ? 4 : 0);
+        ulong frame = top - (ulong)words * 8;
+        if (!IsGuestStackRange(frame, top))
+        {
+            d.Hypervisor.CrashDomain(d, $"d{d.Id}v{Id} fault while delivering {SourceName(source, detail)}: bounce frame at {frame:x16} is outside the guest's address space");
+            return false;
+        }
+        byte savedMask = UpcallMask;
+        Span<ulong> f = stackalloc ulong[12];
+        int i = 0;
+        f[i++] = r.Rcx;
+        f[i++] = r.R11;
+        if ((flags & BounceFlags.Failsafe) != 0)
+        {
+            f[i++] = r.Ds;
+            f[i++] = r.Es;
+            f[i++] = r.Fs;
+            f[i++] = r.Gs;
+        }
+        if ((flags & BounceFlags.ErrorCode) != 0) f[i++] = errorCode;
+        f[i++] = r.Rip;
+        f[i++] = cs | ((ulong)savedMask << 32);
+        f[i++] = (r.Rflags & ~Rflags.IF) | (savedMask == 0 ? Rflags.IF : 0);
+        f[i++] = r.Rsp;
+        f[i++] = r.Ss;
+        if (fromUser) ToggleGuestMode();
+        if (!GuestMemory.CopyTo(this, frame, System.Runtime.InteropServices.MemoryMarshal.AsBytes(f[..i])))
+        {
+            d.Hypervisor.CrashDomain(d, $"d{d.Id}v{Id} fault while delivering {SourceName(source, detail)}: guest kernel stack at {frame:x16} is not mapped writable" +
+                (fromUser ? $" (kernel_sp {KernelStackPointer:x16})" : ""));
+            return false;
+        }
+        if ((flags & BounceFlags.MaskEvents) != 0) UpcallMask = 1;
+        // IA32 semantics of a trap: TF, VM, RF and NT clear; AC too, as Xen does for kernel entry.
+        r.Rflags = (r.Rflags & ~(Rflags.AC | Rflags.VM | Rflags.RF | Rflags.NT | Rflags.TF | Rflags.IOPL)) | Rflags.IF | Rflags.Fixed1;
+        r.Ss = X86_64.FlatKernelSs64;
+        r.Rsp = frame;
+        r.Cs = X86_64.FlatKernelCs64;
+        r.Rip = eip;
+        return true;
+    }
+
+    /// <summary>A bounce frame must lie in canonical guest space, clear of Xen's reserved range.</summary>
+    private static bool IsGuestStackRange(ulong low, ulong top)
+    {
+        if (low > top) return false; // wrapped below zero
+        static bool Canonical(ulong a) => (ulong)((long)(a << 16) >> 16) == a;
+        ulong last = top - 1;
+        if (!Canonical(low) || !Canonical(last)) return false;
+        if ((low >> 47) != (last >> 47)) return false; // straddles the canonical hole
+        return last < X86_64.HypervisorVirtStart || low >= X86_64.HypervisorVirtEnd;
+    }
+
+    // ---- event and exception delivery ---------------------------------------------------------------------
+
+    /// <summary>
+    /// pv_inject_event for a hardware exception or a permitted software interrupt: bounce to the trap table's
+    /// handler, masking events if its TI flag says so; #PF first records CR2 in vcpu_info.arch.cr2. A vector
+    /// with no handler crashes the domain ("Unhandled … fault/trap"), as Xen's null trap bounce does.
+    /// </summary>
+    internal bool InjectTrap(byte vector, bool hasErrorCode, uint errorCode, ulong cr2 = 0)
+    {
+        ref readonly var ti = ref TrapTable[vector];
+        if (vector == ExceptionVector.PageFault)
+        {
+            GuestCr2 = cr2;
+            Registers.Cr2 = cr2;
+            WriteVcpuInfoCr2(cr2);
+        }
+        if (ti.Address == 0)
+        {
+            var d = Domain;
+            d.Hypervisor.CrashDomain(d, $"d{d.Id}v{Id} Unhandled {VectorName(vector)} fault/trap [#{vector}, ec={errorCode:x4}]"
+                + (vector == ExceptionVector.PageFault ? $" cr2 {cr2:x16}" : "") + $" at {Registers.Rip:x16}"
+                + (InKernelMode ? "" : " (guest user mode)"));
+            return false;
+        }
+        var flags = (hasErrorCode ? BounceFlags.ErrorCode : BounceFlags.None) | (ti.MasksEvents ? BounceFlags.MaskEvents : BounceFlags.None);
+        return CreateBounceFrame(ti.Address, flags, errorCode, vector);
+    }
+
+    internal const int SourceEventUpcall = -1, SourceSyscall = -2, SourceFailsafe = -3;
+
+    private static string SourceName(int source, string? detail) => source switch
+    {
+        SourceEventUpcall => "event upcall",
+        SourceSyscall => "syscall",
+        SourceFailsafe => $"failsafe callback ({detail})",
+        _ => VectorName((byte)source),
+    };
+
+    private static string VectorName(byte vector) => vector switch
+    {
+        ExceptionVector.PageFault => "page fault",
+        ExceptionVector.GeneralProtection => "general protection",
+        ExceptionVector.InvalidOpcode => "invalid opcode",
+        ExceptionVector.DivideError => "divide error",
+        < 32 => ExceptionVector.Name(vector),
+        _ => $"software interrupt 0x{vector:x}",
+    };
+
+    /// <summary>
+    /// test_guest_events: with events unmasked (evtchn_upcall_mask clear), one pending (evtchn_upcall_pending) and
+    /// an event callback registered, bounce to the callback with events masked. Returns false if that crashed
+    /// the domain.
+    /// </summary>
+    internal bool DeliverPendingEvents()
+    {
+        if (EventCallback == 0 || !HasVcpuInfo) return true;
+        if (UpcallMask != 0 || !UpcallPendingFlag) return true;
+        return CreateBounceFrame(EventCallback, BounceFlags.MaskEvents, 0, SourceEventUpcall);
+    }
+
+    /// <summary>
+    /// The failsafe callback (entry.S failsafe_callback): a return to the guest could not load its frame; the
+    /// guest gets the would-be context plus its data selectors.
+    /// </summary>
+    internal bool DeliverFailsafe(string why) =>
+        CreateBounceFrame(FailsafeCallback, BounceFlags.Failsafe | (FailsafeDisablesEvents ? BounceFlags.MaskEvents : BounceFlags.None), 0,
+            SourceFailsafe, why);
+
+    /// <summary>
+    /// A <c>syscall</c> from guest user mode (switch_to_kernel): bounce to the syscall callback on the kernel
+    /// stack with kernel page tables, masking events if it was registered with CALLBACKF_mask_events, and with
+    /// RFLAGS.DF clear. With no callback the instruction raises #UD, as SYSCALL does when disabled.
+    /// </summary>
+    private void HandleUserSyscall()
+    {
+        var r = Registers;
+        if (SyscallCallback == 0)
+        {
+            r.Rip -= 2; // #UD is a fault: at the syscall instruction
+            InjectTrap(ExceptionVector.InvalidOpcode, false, 0);
+            return;
+        }
+        if (CreateBounceFrame(SyscallCallback, SyscallDisablesEvents ? BounceFlags.MaskEvents : BounceFlags.None, 0, SourceSyscall))
+            r.Rflags &= ~Rflags.DF;
+    }
+
+    /// <summary>
+    /// <c>int n</c>, <c>int3</c>, <c>into</c> (RIP after the instruction). #BP and #OF are delivered like
+    /// exceptions (Xen's IDT lets ring 3 raise them). int 0x80 with a handler is bounced directly
+    /// (int80_direct_trap). Any other vector needs a trap-table entry whose DPL admits the caller (1 for guest
+    /// kernel, 3 for user); otherwise #GP with error code (vector &lt;&lt; 3) | 2 at the instruction.
+    /// </summary>
+    private void HandleSoftwareInterrupt(byte vector)
+    {
+        if (vector == ExceptionVector.Breakpoint || vector == ExceptionVector.Overflow)
+        {
+            InjectTrap(vector, false, 0);
+            return;
+        }
+        ref readonly var ti = ref TrapTable[vector];
+        if ((vector == 0x80 && ti.Address != 0) || ti.Dpl >= (InKernelMode ? 1 : 3))
+        {
+            InjectTrap(vector, false, 0);
+            return;
+        }
+        Registers.Rip -= 2; // int imm8: a #GP is a fault at the instruction
+        InjectTrap(ExceptionVector.GeneralProtection, true, ((uint)vector << 3) | 2);
+    }
+
+    /// <summary>
+    /// An exit that belongs to the guest: <c>syscall</c> from guest user mode, an exception, or a software
+    /// interrupt. Emulated where Xen emulates, otherwise delivered through a bounce frame, or the domain crashed.
+    /// </summary>
+    internal void HandleGuestExit(VcpuExit exit)
+    {
+        switch (exit.Reason)
+        {
+            case VcpuExitReason.Syscall: HandleUserSyscall(); break;
+            case VcpuExitReason.Exception: HandleException(exit); break;
+            case VcpuExitReason.SoftwareInterrupt: HandleSoftwareInterrupt(exit.Vector); break;
+        }
+    }
+
+    /// <summary>A fault or trap from the CPU: emulate what Xen emulates, reflect the rest to the guest.</summary>
+    private void HandleException(VcpuExit exit)
+    {
+        switch (exit.Vector)
+        {
+            case ExceptionVector.PageFault:
+                // Xen's ptwr first: a kernel store into one of its own L1 tables is validated and applied as an
+                // mmu_update would be; every other #PF is the guest's.
+                if (_domain.Hypervisor.Mmu.TryEmulatePageTableWrite(this, exit)) return;
+                InjectTrap(ExceptionVector.PageFault, true, exit.ErrorCode, exit.FaultAddress);
+                return;
+            case ExceptionVector.GeneralProtection:
+                if (exit.ErrorCode == 0 && (_privOp ??= new PrivilegedOpEmulator(this)).TryEmulate()) return;
+                InjectTrap(ExceptionVector.GeneralProtection, true, exit.ErrorCode);
+                return;
+            case ExceptionVector.InvalidOpcode:
+                if ((_privOp ??= new PrivilegedOpEmulator(this)).TryForcedEmulation()) return;
+                InjectTrap(ExceptionVector.InvalidOpcode, false, 0);
+                return;
+            case ExceptionVector.DeviceNotAvailable:
+                // do_device_not_available: the guest asked for the trap with fpu_taskswitch; it is delivered once
+                // and CR0.TS cleared, so the handler need not clts.
+                Cpu.TaskSwitched = false;
+                InjectTrap(ExceptionVector.DeviceNotAvailable, false, 0);
+                return;
+            case ExceptionVector.Debug:
+                DebugRegisters[6] |= 1UL << 14; // DR6.BS: single step
+                InjectTrap(ExceptionVector.Debug, false, 0);
+                return;
+            default:
+                InjectTrap(exit.Vector, exit.HasErrorCode, exit.ErrorCode);
+                return;
+        }
+    }
+
+    /// <summary>Single-step after an emulated instruction: the #DB trap the instruction would have raised.</summary>
+    internal void CompleteEmulatedInstruction(ulong length)
+    {
+        var r = Registers;
+        r.Rip += length;
+        if ((r.Rflags & Rflags.TF) != 0)
+        {
+            DebugRegisters[6] |= 1UL << 14;
+            InjectTrap(ExceptionVector.Debug, false, 0);
+        }
+    }
+}

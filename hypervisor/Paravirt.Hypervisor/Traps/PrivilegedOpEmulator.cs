@@ -1,0 +1,256 @@
+using Iced.Intel;
+using Paravirt.Cpu;
+using Paravirt.Hypervisor.Abi;
+using Paravirt.Hypervisor.Hypercalls;
+
+namespace Paravirt.Hypervisor.Traps;
+
+/// <summary>
+/// The privileged-instruction emulation Xen performs for 64-bit PV guests (xen/arch/x86/pv/emul-priv-op.c,
+/// emul-inv-op.c). Guest kernel and user both run at CPL 3, so a privileged instruction in the guest kernel
+/// raises #GP(0); the hypervisor decodes it and, where Xen does, emulates it with the guest kernel treated as
+/// ring 0: rdmsr/wrmsr of the PV-visible MSRs, mov to/from CR0/CR2/CR3/CR4 (a CR3 load validated as
+/// MMUEXT_NEW_BASEPTR) and the debug registers, clts,
+/// wbinvd/invd (no-ops), cli/sti (the event mask). Port I/O is refused (a domU has no I/O permissions), as is
+/// everything else: the caller then reflects #GP to the guest. The forced-emulation prefix
+/// <c>ud2; .ascii "xen"; cpuid</c> raises #UD and is emulated as CPUID with the PV policy.
+/// One instance per vCPU; decoding reuses one decoder and buffer.
+/// </summary>
+internal sealed class PrivilegedOpEmulator
+{
+    // MSR numbers (SDM vol. 4).
+    public const uint MsrTsc = 0x10, MsrBiosSignId = 0x8B, MsrMiscEnable = 0x1A0, MsrPat = 0x277,
+        MsrEfer = 0xC000_0080, MsrFsBase = 0xC000_0100, MsrGsBase = 0xC000_0101, MsrShadowGsBase = 0xC000_0102;
+
+    /// <summary>EFER as a 64-bit PV guest reads it: SCE, LME, LMA, NXE.</summary>
+    public const ulong GuestEfer = 1UL | (1UL << 8) | (1UL << 10) | (1UL << 11);
+    /// <summary>MISC_ENABLE: fast strings, BTS and PEBS unavailable (what Xen shows PV guests of its own bits).</summary>
+    public const ulong GuestMiscEnable = 1UL | (1UL << 11) | (1UL << 12);
+    /// <summary>The PAT Xen programs and PV guests see (XEN_MSR_PAT): WB, WT, UC-, UC, WC, WP, UC-, UC.</summary>
+    public const ulong GuestPat = 0x0000_0501_0007_0406UL;
+    /// <summary>CR0 of a PV guest: PE, MP, ET, NE, WP, AM, PG; TS is the guest's own (fpu_taskswitch).</summary>
+    public const ulong GuestCr0 = 0x8005_0033UL, Cr0Ts = 1UL << 3;
+    /// <summary>CR4 fixed bits (PAE, PGE, OSFXSR, OSXMMEXCPT) and the ones the guest may toggle (TSD, DE).</summary>
+    public const ulong GuestCr4Fixed = (1UL << 5) | (1UL << 7) | (1UL << 9) | (1UL << 10), GuestCr4Writable = (1UL << 2) | (1UL << 3);
+
+    private static ReadOnlySpan<byte> ForcedEmulationPrefix => [0x0F, 0x0B, (byte)'x', (byte)'e', (byte)'n'];
+
+    private readonly Vcpu _vcpu;
+    private readonly BufferReader _reader = new();
+    private readonly Decoder _decoder;
+
+    public PrivilegedOpEmulator(Vcpu vcpu)
+    {
+        _vcpu = vcpu;
+        _decoder = Decoder.Create(64, _reader, 0, DecoderOptions.None);
+    }
+
+    /// <summary>#GP(0): emulate the instruction at RIP if Xen would; false = reflect #GP(0) to the guest.</summary>
+    public bool TryEmulate()
+    {
+        var r = _vcpu.Registers;
+        int n = Fetch(r.Rip);
+        if (n == 0) return false;
+        _reader.Reset(n);
+        _decoder.IP = r.Rip;
+        _decoder.Decode(out var insn);
+        if (insn.IsInvalid) return false;
+        bool kernel = _vcpu.InKernelMode;
+        switch (insn.Mnemonic)
+        {
+            case Mnemonic.Rdmsr:
+                if (!kernel || !ReadMsr((uint)r.Rcx, out ulong value)) return false;
+                r.Rax = (uint)value;
+                r.Rdx = value >> 32;
+                break;
+            case Mnemonic.Wrmsr:
+                if (!kernel || !WriteMsr((uint)r.Rcx, ((r.Rdx & 0xFFFF_FFFF) << 32) | (r.Rax & 0xFFFF_FFFF))) return false;
+                break;
+            case Mnemonic.Mov when insn.Op0Register.IsCR() || insn.Op1Register.IsCR():
+                if (!kernel || !MoveControlRegister(in insn)) return false;
+                break;
+            case Mnemonic.Mov when insn.Op0Register.IsDR() || insn.Op1Register.IsDR():
+                if (!kernel || !MoveDebugRegister(in insn)) return false;
+                break;
+            case Mnemonic.Clts:
+                if (!kernel) return false;
+                _vcpu.Cpu.TaskSwitched = false;
+                break;
+            case Mnemonic.Wbinvd: case Mnemonic.Invd: case Mnemonic.Wbnoinvd:
+                // cache_op: without cache-flush permission (a domU) there is nothing to do.
+                if (!kernel) return false;
+                break;
+            case Mnemonic.Cli: case Mnemonic.Sti:
+                // The virtual IF is the event mask. The guest kernel counts as ring 0; user mode needs virtual IOPL 3.
+                if (!kernel && _vcpu.VirtualIopl < 3) return false;
+                _vcpu.UpcallMask = insn.Mnemonic == Mnemonic.Cli ? (byte)1 : (byte)0;
+                break;
+            default:
+                // in/out/ins/outs: a domU has no I/O port permissions; the rest is not emulated for PV.
+                return false;
+        }
+        _vcpu.CompleteEmulatedInstruction((ulong)insn.Length);
+        return true;
+    }
+
+    /// <summary>
+    /// #UD: pv_emulate_forced_invalid_op. <c>ud2; .ascii "xen"</c> followed by <c>cpuid</c> runs CPUID through
+    /// the PV policy and skips all seven bytes; anything else is a real #UD.
+    /// </summary>
+    public bool TryForcedEmulation()
+    {
+        var r = _vcpu.Registers;
+        int n = Fetch(r.Rip);
+        if (n < 7) return false;
+        var bytes = _reader.Bytes;
+        if (!bytes.AsSpan(0, 5).SequenceEqual(ForcedEmulationPrefix)) return false;
+        if (bytes[5] != 0x0F || bytes[6] != 0xA2) return false;
+        var cpuid = _vcpu.Cpu.Cpuid;
+        if (cpuid == null) return false;
+        var (a, b, c, d) = cpuid((uint)r.Rax, (uint)r.Rcx);
+        r.Rax = a;
+        r.Rbx = b;
+        r.Rcx = c;
+        r.Rdx = d;
+        _vcpu.CompleteEmulatedInstruction(7);
+        return true;
+    }
+
+    /// <summary>Read up to 15 instruction bytes at <paramref name="rip"/>, stopping at an unmapped page.</summary>
+    private int Fetch(ulong rip)
+    {
+        var buf = _reader.Bytes;
+        ulong inPage = 4096 - (rip & 0xFFF);
+        int first = (int)Math.Min((ulong)buf.Length, inPage);
+        if (!GuestMemory.CopyFrom(_vcpu, rip, buf.AsSpan(0, first))) return 0;
+        if (first == buf.Length) return first;
+        return GuestMemory.CopyFrom(_vcpu, rip + (ulong)first, buf.AsSpan(first)) ? buf.Length : first;
+    }
+
+    // ---- MSRs ------------------------------------------------------------------------------------------------
+
+    /// <summary>guest_rdmsr for a 64-bit PV guest: the few MSRs it may read; others #GP.</summary>
+    internal bool ReadMsr(uint msr, out ulong value)
+    {
+        var r = _vcpu.Registers;
+        switch (msr)
+        {
+            case MsrFsBase: value = r.FsBase; return true;
+            case MsrGsBase: value = r.GsBase; return true;
+            case MsrShadowGsBase: value = r.KernelGsBase; return true;
+            case MsrEfer: value = GuestEfer; return true;
+            case MsrTsc:
+                value = Time.SystemClock.Of(_vcpu.Domain.Hypervisor).ReadTsc();
+                return true;
+            case MsrMiscEnable: value = GuestMiscEnable; return true;
+            case MsrPat: value = GuestPat; return true;
+            case MsrBiosSignId: value = 0; return true; // no microcode revision to report
+            default: value = 0; return false;
+        }
+    }
+
+    /// <summary>guest_wrmsr for a 64-bit PV guest: segment bases (canonical only), no-op rewrites of the
+    /// read-only ones; others #GP.</summary>
+    internal bool WriteMsr(uint msr, ulong value)
+    {
+        var r = _vcpu.Registers;
+        switch (msr)
+        {
+            case MsrFsBase:
+                if (!IsCanonical(value)) return false;
+                r.FsBase = value;
+                return true;
+            case MsrGsBase:
+                if (!IsCanonical(value)) return false;
+                r.GsBase = value;
+                return true;
+            case MsrShadowGsBase:
+                if (!IsCanonical(value)) return false;
+                r.KernelGsBase = value;
+                return true;
+            case MsrEfer: return value == GuestEfer;
+            case MsrMiscEnable: return value == GuestMiscEnable;
+            case MsrBiosSignId: return true; // the write that precedes a microcode-revision read is ignored
+            default: return false;
+        }
+    }
+
+    internal static bool IsCanonical(ulong a) => (ulong)((long)(a << 16) >> 16) == a;
+
+    // ---- control and debug registers -------------------------------------------------------------------------
+
+    private bool MoveControlRegister(in Instruction insn)
+    {
+        var r = _vcpu.Registers;
+        if (insn.Op0Register.IsCR())
+        {
+            int cr = insn.Op0Register - Register.CR0;
+            ulong value = r[ToGpr(insn.Op1Register)];
+            switch (cr)
+            {
+                case 0:
+                    // Only TS may change (Xen refuses "unmodifiable CR0 flags").
+                    if (((value ^ ReadCr0()) & ~Cr0Ts) != 0) return false;
+                    _vcpu.Cpu.TaskSwitched = (value & Cr0Ts) != 0;
+                    return true;
+                case 2:
+                    _vcpu.GuestCr2 = value;
+                    return true;
+                case 3:
+                    // new_guest_cr3: the same validation as MMUEXT_NEW_BASEPTR; a refused base is #GP.
+                    return _vcpu.Domain.Hypervisor.Mmu.NewBaseptr(_vcpu, (value & 0x000F_FFFF_FFFF_F000UL) >> 12) == 0;
+                case 4:
+                    _vcpu.GuestCr4Bits = value & GuestCr4Writable;
+                    return true;
+                default:
+                    return false; // CR8 does not exist for a PV guest
+            }
+        }
+        int src = insn.Op1Register - Register.CR0;
+        ulong result;
+        switch (src)
+        {
+            case 0: result = ReadCr0(); break;
+            case 2: result = _vcpu.GuestCr2; break;
+            case 3: result = _vcpu.GuestTableMfn != 0 ? _vcpu.PageTableBaseFor(true) : r.Cr3; break;
+            case 4: result = GuestCr4Fixed | _vcpu.GuestCr4Bits; break;
+            default: return false;
+        }
+        r[ToGpr(insn.Op0Register)] = result;
+        return true;
+    }
+
+    private ulong ReadCr0() => GuestCr0 | (_vcpu.Cpu.TaskSwitched ? Cr0Ts : 0);
+
+    private bool MoveDebugRegister(in Instruction insn)
+    {
+        var r = _vcpu.Registers;
+        if (insn.Op0Register.IsDR())
+        {
+            int dr = insn.Op0Register - Register.DR0;
+            return DebugRegOp.Set(_vcpu, dr, r[ToGpr(insn.Op1Register)]) == 0;
+        }
+        int src = insn.Op1Register - Register.DR0;
+        long v = DebugRegOp.Get(_vcpu, src);
+        if (v == -XenErrno.EINVAL && src is not (0 or 1 or 2 or 3 or 6 or 7)) return false;
+        r[ToGpr(insn.Op0Register)] = (ulong)v;
+        return true;
+    }
+
+    private static Gpr ToGpr(Register reg) => (Gpr)(reg.GetFullRegister() - Register.RAX);
+
+    /// <summary>Feeds the decoder from a 15-byte buffer.</summary>
+    private sealed class BufferReader : CodeReader
+    {
+        private int _length, _position;
+        public byte[] Bytes { get; } = new byte[15];
+
+        public void Reset(int length)
+        {
+            _length = length;
+            _position = 0;
+        }
+
+        public override int ReadByte() => _position < _length ? Bytes[_position++] : -1;
+    }
+}

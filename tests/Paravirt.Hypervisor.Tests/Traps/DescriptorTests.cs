@@ -1,0 +1,162 @@
+using NUnit.Framework;
+using Paravirt.Hypervisor.Abi;
+using Paravirt.Hypervisor.Traps;
+
+namespace Paravirt.Hypervisor.Tests.Traps;
+
+/// <summary>set_gdt, update_descriptor, set_segment_base and the descriptor view the CPU's segment loads use.</summary>
+public class DescriptorTests : TrapTestBase
+{
+    private const ulong DataDpl3 = 0x00CF_F200_0000_FFFFUL;   // flat writable data, DPL 3
+    private const ulong DataDpl0 = 0x00CF_9200_0000_FFFFUL;   // flat writable data, DPL 0
+    private const ulong Tss = 0x0000_8900_0000_0067UL;        // available 64-bit TSS: refused
+
+    private ulong GdtMa(int entry) => MachineAddressOf(StackPfn + 1) + (ulong)entry * 8;
+
+    private long SetGdt(uint entries, params ulong[] frames)
+    {
+        for (int i = 0; i < frames.Length; i++) Put(Page2 + (ulong)i * 8, frames[i]);
+        return Call(Hypercall.SetGdt, Page2, entries);
+    }
+
+    [Test]
+    public void SetGdtInstallsOwnedFramesAndRaisesDplsToThree()
+    {
+        Memory.WriteUInt64(GdtMa(1), DataDpl0);
+        Memory.WriteUInt64(GdtMa(2), 0x00CF_B200_1234_FFFFUL); // data, base 0x1234, DPL 1
+        Assert.That(SetGdt(16, D.P2m[StackPfn + 1]), Is.Zero);
+        Assert.That(V.GdtEntries, Is.EqualTo(16));
+        Assert.That(Memory.ReadUInt64(GdtMa(1)), Is.EqualTo(DataDpl3), "DPL fixed up in place");
+        Assert.That(V.Descriptors.Lookup(0x0B, out ulong d1), Is.True);
+        Assert.That(d1, Is.EqualTo(DataDpl3));
+        Assert.That(Memory.ReadUInt64(GdtMa(2)) >> 45 & 3, Is.EqualTo(3UL));
+    }
+
+    [Test]
+    public void SetGdtWithTooManyEntriesIsEINVAL() =>
+        Assert.That(SetGdt(TrapAbi.FirstReservedGdtEntry + 1, D.P2m[StackPfn + 1]), Is.EqualTo(-XenErrno.EINVAL));
+
+    [Test]
+    public void SetGdtWithAFrameTheDomainDoesNotOwnIsEINVAL() =>
+        Assert.That(SetGdt(8, D.SharedInfoMfn + 100000), Is.EqualTo(-XenErrno.EINVAL));
+
+    [Test]
+    public void SetGdtWithASystemDescriptorIsEINVALAndKeepsTheOldTable()
+    {
+        Assert.That(SetGdt(8, D.P2m[StackPfn + 1]), Is.Zero);
+        Memory.WriteUInt64(MachineAddressOf(StackPfn + 2) + 8 * 5, Tss);
+        Memory.WriteUInt64(MachineAddressOf(StackPfn + 2) + 8 * 6, DataDpl0);
+        Assert.That(SetGdt(16, D.P2m[StackPfn + 2]), Is.EqualTo(-XenErrno.EINVAL));
+        Assert.That(V.GdtEntries, Is.EqualTo(8));
+        Assert.That(V.GdtFrames, Is.EqualTo(new[] { D.P2m[StackPfn + 1] }));
+        Assert.That(Memory.ReadUInt64(MachineAddressOf(StackPfn + 2) + 8 * 6), Is.EqualTo(DataDpl0), "nothing rewritten");
+    }
+
+    [Test]
+    public void SetGdtWithAnUnreadableFrameListIsEFAULT() =>
+        Assert.That(Call(Hypercall.SetGdt, 0x10, 8), Is.EqualTo(-XenErrno.EFAULT));
+
+    [Test]
+    public void GuestGdtEntriesAndXensFlatSelectorsAreVisibleToSegmentLoads()
+    {
+        Memory.WriteUInt64(GdtMa(3), 0x00CF_F200_5678_FFFFUL);
+        Assert.That(SetGdt(8, D.P2m[StackPfn + 1]), Is.Zero);
+        Assert.That(V.Descriptors.Lookup(0x1B, out ulong d), Is.True);
+        Assert.That(DescriptorTables.BaseOf(d), Is.EqualTo(0x5678UL));
+        Assert.That(V.Descriptors.Lookup(0x43, out _), Is.False, "past the guest's 8 entries");
+        Assert.That(V.Descriptors.Lookup(0x1F, out _), Is.False, "LDT selectors find nothing");
+        Assert.That(V.Descriptors.IsUserCodeSelector(X86_64.FlatRing3Cs64), Is.True);
+        Assert.That(V.Descriptors.IsUserStackSelector(X86_64.FlatRing3Ss64), Is.True);
+        Assert.That(V.Descriptors.IsUserCodeSelector(0xe00b), Is.False, "Xen's ring-0 code is not ring 3's");
+        Assert.That(V.Descriptors.Lookup(0xe03b, out _), Is.False, "beyond Xen's flat entries");
+    }
+
+    [Test]
+    public void ADescriptorRewrittenBehindTheHypervisorsBackIsCheckedAgainOnUse()
+    {
+        Assert.That(SetGdt(8, D.P2m[StackPfn + 1]), Is.Zero);
+        Memory.WriteUInt64(GdtMa(4), Tss);
+        Assert.That(V.Descriptors.Lookup(0x23, out _), Is.False);
+    }
+
+    [Test]
+    public void UpdateDescriptorWritesACheckedDescriptor()
+    {
+        Assert.That(Call(Hypercall.UpdateDescriptor, GdtMa(5), DataDpl0), Is.Zero);
+        Assert.That(Memory.ReadUInt64(GdtMa(5)), Is.EqualTo(DataDpl3));
+    }
+
+    [Test]
+    public void UpdateDescriptorErrorsAreEINVAL()
+    {
+        Assert.That(Call(Hypercall.UpdateDescriptor, GdtMa(5) + 4, DataDpl3), Is.EqualTo(-XenErrno.EINVAL), "unaligned");
+        Assert.That(Call(Hypercall.UpdateDescriptor, GdtMa(5), Tss), Is.EqualTo(-XenErrno.EINVAL), "system descriptor");
+        Assert.That(Call(Hypercall.UpdateDescriptor, (D.SharedInfoMfn + 100000) << 12, DataDpl3), Is.EqualTo(-XenErrno.EINVAL), "not the domain's frame");
+        Assert.That(Memory.ReadUInt64(GdtMa(5)), Is.Zero);
+    }
+
+    [Test]
+    public void APageTableFrameIsNeitherAGdtNorADescriptorTarget()
+    {
+        ulong l4 = R.Cr3 >> 12;
+        Assume.That(Hv.Mmu.IsPageTable(l4), Is.True, "the builder's L4 is a typed page table");
+        Assert.That(SetGdt(8, l4), Is.EqualTo(-XenErrno.EINVAL));
+        Assert.That(Call(Hypercall.UpdateDescriptor, (l4 << 12) + 8 * 300, DataDpl3), Is.EqualTo(-XenErrno.EINVAL));
+    }
+
+    [Test]
+    public void ACallGateIsAcceptedWithDplZeroAndTheOriginalDplInItsSelector()
+    {
+        // 64-bit call gate (type 0xC), DPL 3, target FLAT_RING3_CS64, offset 0x1000.
+        ulong gate = 0x0000_EC00_0000_1000UL | ((ulong)X86_64.FlatRing3Cs64 << 16);
+        Assert.That(DescriptorTables.CheckDescriptor(ref gate), Is.True);
+        Assert.That((gate >> 45) & 3, Is.Zero);
+        Assert.That((gate >> 16) & 3, Is.EqualTo(3UL));
+        ulong badGate = 0x0000_EC00_0000_1000UL | (0xe008UL << 16);
+        Assert.That(DescriptorTables.CheckDescriptor(ref badGate), Is.False, "target must be a guest code selector");
+    }
+
+    // ---- set_segment_base ----
+
+    [Test]
+    public void SetSegmentBaseSetsFsAndBothGsBases()
+    {
+        Assert.That(Call(Hypercall.SetSegmentBase, TrapAbi.SegbaseFs, 0x1000), Is.Zero);
+        Assert.That(Call(Hypercall.SetSegmentBase, TrapAbi.SegbaseGsKernel, 0x2000), Is.Zero);
+        Assert.That(Call(Hypercall.SetSegmentBase, TrapAbi.SegbaseGsUser, 0x3000), Is.Zero);
+        Assert.That((R.FsBase, R.GsBase, R.KernelGsBase), Is.EqualTo((0x1000UL, 0x2000UL, 0x3000UL)));
+    }
+
+    [TestCase(TrapAbi.SegbaseFs)]
+    [TestCase(TrapAbi.SegbaseGsKernel)]
+    [TestCase(TrapAbi.SegbaseGsUser)]
+    public void SetSegmentBaseWithANonCanonicalBaseIsEINVAL(int which)
+    {
+        Assert.That(Call(Hypercall.SetSegmentBase, (ulong)which, 0x0000_8000_0000_0000), Is.EqualTo(-XenErrno.EINVAL));
+        Assert.That(R.FsBase | R.GsBase | R.KernelGsBase, Is.Zero);
+    }
+
+    [Test]
+    public void SetSegmentBaseWithAnUnknownWhichIsEINVAL() =>
+        Assert.That(Call(Hypercall.SetSegmentBase, 4, 0), Is.EqualTo(-XenErrno.EINVAL));
+
+    [Test]
+    public void GsUserSelLoadsTheSelectorAndItsDescriptorBaseForUserMode()
+    {
+        Memory.WriteUInt64(GdtMa(6), 0x12CF_F234_5678_FFFFUL); // base 0x12345678
+        Assert.That(SetGdt(8, D.P2m[StackPfn + 1]), Is.Zero);
+        R.GsBase = 0x9999; // the kernel's, untouched
+        Assert.That(Call(Hypercall.SetSegmentBase, TrapAbi.SegbaseGsUserSel, 0x30), Is.Zero);
+        Assert.That(R.Gs, Is.EqualTo((ushort)0x33));
+        Assert.That(R.KernelGsBase, Is.EqualTo(0x1234_5678UL));
+        Assert.That(R.GsBase, Is.EqualTo(0x9999UL));
+    }
+
+    [Test]
+    public void GsUserSelWithABadSelectorLoadsNull()
+    {
+        R.KernelGsBase = 0x4444;
+        Assert.That(Call(Hypercall.SetSegmentBase, TrapAbi.SegbaseGsUserSel, 0x1234), Is.Zero);
+        Assert.That((R.Gs, R.KernelGsBase), Is.EqualTo(((ushort)0, 0UL)));
+    }
+}
