@@ -40,7 +40,7 @@ public class KernelImageTests
         new object[] { "wrong Xen version", (Func<byte[]>)(() => new TestElf { XenVersion = "xen-2.0" }.Build()), "Xen v3.0" },
         new object[] { "entry outside", (Func<byte[]>)(() => new TestElf { Entry = 0xffffffff90000000 }.Build()), "out of bounds" },
         new object[] { "hypercall page outside", (Func<byte[]>)(() => new TestElf { HypercallPage = 0xffffffff90000000 }.Build()), "hypercall page" },
-        new object[] { "requires writable page tables", (Func<byte[]>)(() => new TestElf { Features = "!writable_page_tables|pae_pgdir_above_4gb" }.Build()), "requires feature 'writable_page_tables'" },
+        new object[] { "requires supervisor mode", (Func<byte[]>)(() => new TestElf { Features = "!supervisor_mode_kernel|pae_pgdir_above_4gb" }.Build()), "requires feature 'supervisor_mode_kernel'" },
         new object[] { "truncated", (Func<byte[]>)(() => new TestElf().Build()[..100]), "out of bounds" },
     ];
 

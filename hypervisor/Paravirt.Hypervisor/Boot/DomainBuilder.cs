@@ -9,10 +9,13 @@ namespace Paravirt.Hypervisor.Boot;
 /// <summary>What the toolstack asks the builder for (libxl's build_info for a PV guest).</summary>
 public sealed record PvBuildRequest(
     KernelImage Kernel,
+    /// <summary>The ramdisk file's bytes as read (gzip is inflated by the builder, as xc_dom_build_module does).</summary>
     byte[]? Ramdisk,
+    /// <summary>start_info.cmd_line: at most <see cref="StartInfo.MaxGuestCmdline"/> - 1 bytes are kept, as strncpy does.</summary>
     string Cmdline,
     uint StoreEvtchn,
     uint ConsoleEvtchn,
+    /// <summary>SIF_* flags; SIF_MOD_START_PFN is added by the builder when the ramdisk goes unmapped.</summary>
     StartInfoFlags Flags = StartInfoFlags.VirtP2m4Tools);
 
 /// <summary>Where the builder put the things the toolstack and back-ends need.</summary>
@@ -34,8 +37,9 @@ public static class DomainBuilder
     {
         var k = request.Kernel;
         var p2m = domain.P2m;
+        var ramdisk = request.Ramdisk is { Length: > 0 } blob ? RamdiskImage.Prepare(blob, "ramdisk") : null;
         var layout = PvLayout.Compute(k.VirtBase, k.VirtKernelStart, k.VirtKernelEnd,
-            (ulong)(request.Ramdisk?.Length ?? 0), (ulong)p2m.Length);
+            ramdisk?.SegmentBytes ?? 0, (ulong)p2m.Length, k.P2mBase, k.UnmappedInitrd);
 
         // Kernel segments at their ELF physical address + virt_offset (elf_load_binary).
         foreach (var seg in k.Segments)
@@ -44,8 +48,8 @@ public static class DomainBuilder
             CopyToPseudoPhys(memory, p2m, va - layout.VirtBase, k.Image.AsSpan((int)seg.FileOffset, (int)seg.FileSize));
             // Bytes past FileSize (.bss) are already zero: every frame is scrubbed before it is handed out.
         }
-        if (request.Ramdisk is { Length: > 0 } rd)
-            CopyToPseudoPhys(memory, p2m, layout.RamdiskPfn << PvLayout.PageShift, rd);
+        if (ramdisk != null)
+            CopyToPseudoPhys(memory, p2m, layout.RamdiskPfn << PvLayout.PageShift, ramdisk.Contents);
 
         if (k.VirtHypercallPage != KernelImage.Unset)
             WriteHypercallPage(memory.FrameForWrite(p2m[(k.VirtHypercallPage - layout.VirtBase) >> PvLayout.PageShift]));
@@ -55,7 +59,7 @@ public static class DomainBuilder
         CopyToPseudoPhys(memory, p2m, layout.P2mPfn << PvLayout.PageShift, p2mBytes);
 
         WritePageTables(memory, p2m, layout);
-        WriteStartInfo(memory, domain, layout, request);
+        WriteStartInfo(memory, domain, layout, request, ramdisk);
 
         var regs = domain.Vcpus[0].Registers;
         regs.Rip = k.VirtEntry;
@@ -65,9 +69,11 @@ public static class DomainBuilder
         regs.Cs = X86_64.FlatKernelCs64;
         regs.Ss = X86_64.FlatKernelSs64;
         regs.Ds = regs.Es = regs.Fs = regs.Gs = X86_64.FlatKernelDs64;
-        ulong l4Mfn = p2m[layout.LevelPfn[3]];
+        ulong l4Mfn = p2m[layout.L4Pfn];
         regs.Cr3 = l4Mfn << PvLayout.PageShift;
         domain.Vcpus[0].KernelStackPointer = regs.Rsp;
+        // As Xen's builder (pin_table) and setvcpucontext: the L4 is validated, pinned and becomes vCPU 0's base.
+        domain.Hypervisor.Mmu.InstallBootTables(domain, l4Mfn);
 
         return new PvBuildResult(layout, p2m[layout.XenstorePfn], p2m[layout.ConsolePfn], p2m[layout.StartInfoPfn], l4Mfn);
     }
@@ -96,43 +102,46 @@ public static class DomainBuilder
         }
     }
 
-    /// <summary>setup_pgtables_pv for the single bootstrap mapping.</summary>
+    /// <summary>
+    /// setup_pgtables_pv: for every level, top down, and every mapping's tables at that level, point the entries that
+    /// cover a lower level's tables (or, at L1, the mapped pages) at them. A second mapping's tables hook into the
+    /// first mapping's shared upper tables this way.
+    /// </summary>
     private static void WritePageTables(MachineMemory memory, ulong[] p2m, PvLayout l)
     {
-        ulong ptFirst = l.PageTablePfn, ptEnd = l.PageTablePfn + l.PageTableCount;
         for (int lvl = 3; lvl >= 0; lvl--)
-        {
-            if (l.LevelCount[lvl] == 0) continue;
-            ulong from = l.LevelFrom[lvl], to = l.LevelTo[lvl];
-            ulong lowFrom, lowTo, lowPfn;
-            if (lvl > 0)
+            foreach (var table in l.Mappings)
             {
-                if (l.LevelCount[lvl - 1] == 0) continue;
-                (lowFrom, lowTo, lowPfn) = (l.LevelFrom[lvl - 1], l.LevelTo[lvl - 1], l.LevelPfn[lvl - 1]);
-            }
-            else (lowFrom, lowTo, lowPfn) = (l.AreaFrom, l.AreaTo, 0);
-            if (lowFrom >= to || lowTo <= from) continue;
-            int shift = PvLayout.PageShift + lvl * 9;
-            ulong ps = (Math.Max(from, lowFrom) - from) >> shift;
-            ulong pe = (Math.Min(to, lowTo) - from) >> shift;
-            ulong pfn = ((Math.Max(from, lowFrom) - lowFrom) >> shift) + lowPfn;
-            for (ulong p = ps; p <= pe; p++, pfn++)
-            {
-                ulong prot = lvl > 0 ? UpperProt : L1Prot;
-                // Page-table pages are mapped read-only (get_pg_prot); a 64-bit PV kernel runs in ring 3, so
-                // Xen's validation (adjust_guest_l1e) adds _PAGE_USER to every present L1 entry.
-                if (lvl == 0)
+                var t = table.Levels[lvl];
+                ulong from = t.From, to = t.To;
+                int shift = PvLayout.PageShift + lvl * 9;
+                foreach (var lowerMapping in l.Mappings)
                 {
-                    prot |= PageTableWalker.User;
-                    if (pfn >= ptFirst && pfn < ptEnd) prot &= ~PageTableWalker.Writable;
+                    var lower = lvl > 0 ? lowerMapping.Levels[lvl - 1] : lowerMapping.Area;
+                    if (lvl > 0 && lower.Tables == 0) continue;
+                    if (lower.From >= to || lower.To <= from) continue;
+                    ulong ps = (Math.Max(from, lower.From) - from) >> shift;
+                    ulong pe = (Math.Min(to, lower.To) - from) >> shift;
+                    ulong pfn = ((Math.Max(from, lower.From) - lower.From) >> shift) + lower.Pfn;
+                    for (ulong p = ps; p <= pe; p++, pfn++)
+                    {
+                        ulong prot = lvl > 0 ? UpperProt : L1Prot;
+                        // Page-table pages are mapped read-only (get_pg_prot); a 64-bit PV kernel runs in ring 3, so
+                        // Xen's validation (adjust_guest_l1e) adds _PAGE_USER to every present L1 entry.
+                        if (lvl == 0)
+                        {
+                            prot |= PageTableWalker.User;
+                            if (l.IsPageTable(pfn)) prot &= ~PageTableWalker.Writable;
+                        }
+                        ulong tableMfn = p2m[t.Pfn + p / 512];
+                        memory.WriteUInt64((tableMfn << PvLayout.PageShift) + (p % 512) * 8, (p2m[pfn] << PvLayout.PageShift) | prot);
+                    }
                 }
-                ulong tableMfn = p2m[l.LevelPfn[lvl] + p / 512];
-                memory.WriteUInt64((tableMfn << PvLayout.PageShift) + (p % 512) * 8, (p2m[pfn] << PvLayout.PageShift) | prot);
             }
-        }
     }
 
-    private static unsafe void WriteStartInfo(MachineMemory memory, Domain domain, PvLayout l, PvBuildRequest r)
+    /// <summary>start_info_x86_64.</summary>
+    private static unsafe void WriteStartInfo(MachineMemory memory, Domain domain, PvLayout l, PvBuildRequest r, RamdiskImage? ramdisk)
     {
         var page = memory.FrameForWrite(domain.P2m[l.StartInfoPfn]);
         page.Clear();
@@ -141,19 +150,31 @@ public static class DomainBuilder
             Encoding.ASCII.GetBytes(StartInfo.Magic64, new Span<byte>(magic, StartInfo.MagicLength - 1));
         si.NrPages = (ulong)domain.P2m.Length;
         si.SharedInfo = domain.SharedInfoMfn << PvLayout.PageShift;
-        si.Flags = (uint)r.Flags;
+        var flags = r.Flags;
         si.StoreMfn = domain.P2m[l.XenstorePfn];
         si.StoreEvtchn = r.StoreEvtchn;
         si.ConsoleMfn = domain.P2m[l.ConsolePfn];
         si.ConsoleEvtchn = r.ConsoleEvtchn;
         si.PtBase = l.VirtOf(l.PageTablePfn);
         si.NrPtFrames = l.PageTableCount;
-        si.MfnList = l.VirtOf(l.P2mPfn);
-        if (l.RamdiskPages > 0)
+        si.MfnList = l.P2mVirt;
+        if (l.P2mOutsideInitialMapping)
         {
-            si.ModStart = l.VirtOf(l.RamdiskPfn);
-            si.ModLen = (ulong)r.Ramdisk!.Length;
+            si.FirstP2mPfn = l.P2mPfn;
+            si.NrP2mFrames = l.P2mPages;
         }
+        if (ramdisk != null)
+        {
+            // xc_dom_build_image: the module's whole segment, page rounded; unmapped it is given by pfn.
+            if (l.RamdiskUnmapped)
+            {
+                si.ModStart = l.RamdiskPfn;
+                flags |= StartInfoFlags.ModStartPfn;
+            }
+            else si.ModStart = l.VirtOf(l.RamdiskPfn);
+            si.ModLen = l.RamdiskPages << PvLayout.PageShift;
+        }
+        si.Flags = (uint)flags;
         fixed (byte* cmd = si.CmdLine)
         {
             var dst = new Span<byte>(cmd, StartInfo.MaxGuestCmdline - 1);

@@ -32,13 +32,28 @@ public sealed class KernelImage
     public ulong VirtOffset { get; private init; }
     public ulong PhysStart { get; private init; }
     public string GuestOs => Notes.TryGetValue(XenElfNote.GuestOs, out var v) ? (string)v : "";
+    /// <summary>PAE_MODE as written ("yes", "bimodal", ...); only meaningful to 32-bit guests, kept for the record.</summary>
+    public string PaeMode => Notes.TryGetValue(XenElfNote.PaeMode, out var v) ? (string)v : "";
+    /// <summary>XENFEAT_* the kernel requires ("!name" in the FEATURES note).</summary>
     public IReadOnlySet<int> RequiredFeatures { get; private init; } = new HashSet<int>();
+    /// <summary>XENFEAT_* bitmap (submap 0) the kernel can use: FEATURES names plus the SUPPORTED_FEATURES note.</summary>
+    public uint SupportedFeatures { get; private init; }
+    /// <summary>INIT_P2M: where the kernel wants its p2m list mapped (outside the initial mapping); <see cref="Unset"/> if absent.</summary>
+    public ulong P2mBase { get; private init; } = Unset;
+    /// <summary>MOD_START_PFN non-zero: the ramdisk goes unmapped, after the initial mapping, and mod_start is its pfn.</summary>
+    public bool UnmappedInitrd { get; private init; }
 
     /// <summary>Read a kernel file: gzip-compressed images are inflated, as Xen's xc_dom_try_gunzip does.</summary>
     public static KernelImage Load(string path)
     {
         byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
+        try
+        {
+            long length = new FileInfo(path).Length;
+            if (length > MaxImageBytes)
+                throw new DomainBuildException($"kernel {path} is {length} bytes, larger than {MaxImageBytes >> 20} MiB");
+            bytes = File.ReadAllBytes(path);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new DomainBuildException($"cannot read kernel {path}: {e.Message}");
@@ -67,6 +82,7 @@ public sealed class KernelImage
         var segments = new List<LoadSegment>();
         var notes = new Dictionary<XenElfNote, object>();
         bool sawXenNote = false;
+        int noteCount = 0;
         for (int i = 0; i < phnum; i++)
         {
             var ph = s.Slice((int)phoff + i * phentsize, 56);
@@ -80,14 +96,16 @@ public sealed class KernelImage
                     throw new DomainBuildException($"{name}: PT_LOAD segment {i} too large (0x{memsz:x} bytes)");
                 segments.Add(new LoadSegment(paddr, vaddr, (long)off, filesz, memsz));
             }
-            else if (ptype == PT_NOTE)
+            else if (ptype == PT_NOTE && off != 0) // libelf skips note segments with p_offset 0 (a binutils quirk)
             {
                 if (off > (ulong)bytes.Length || filesz > (ulong)bytes.Length - off)
                     throw new DomainBuildException($"{name}: PT_NOTE segment {i} out of bounds");
-                sawXenNote |= ParseNotes(s.Slice((int)off, (int)filesz), notes, name);
+                sawXenNote |= ParseNotes(s.Slice((int)off, (int)filesz), notes, ref noteCount, name);
             }
         }
         if (segments.Count == 0) throw new DomainBuildException($"{name}: no loadable segments");
+        // elf_xen_parse: without Xen notes in note segments, fall back to SHT_NOTE sections.
+        if (!sawXenNote) sawXenNote = ParseNoteSections(s, notes, ref noteCount, name);
 
         // elf_xen_note_check
         if (!sawXenNote)
@@ -100,21 +118,15 @@ public sealed class KernelImage
         if (!xenVer.StartsWith("xen-3.0", StringComparison.Ordinal))
             throw new DomainBuildException($"{name}: will only load images built for Xen v3.0 (not '{xenVer}')");
 
-        var required = new HashSet<int>();
-        if (notes.TryGetValue(XenElfNote.Features, out var f))
-            foreach (var feature in ((string)f).Split('|', StringSplitOptions.RemoveEmptyEntries))
-            {
-                if (!feature.StartsWith('!')) continue;
-                if (XenFeature.ByName.TryGetValue(feature[1..], out var nr)) required.Add(nr);
-            }
-        if (notes.TryGetValue(XenElfNote.SupportedFeatures, out var sf))
-        { /* bitmap of what the kernel can use: nothing for us to check */ _ = sf; }
+        var (supported, required) = ParseFeatures(notes, name);
         foreach (var nr in required)
-            if (!XenFeature.SupportedForPvDomU.Contains(nr))
-                throw new DomainBuildException($"{name}: kernel requires feature '{XenFeature.ByName.First(kv => kv.Value == nr).Key}', which Paravirt does not provide");
+            if (XenFeature.WhyUnavailable(nr) is { } why)
+                throw new DomainBuildException($"{name}: kernel requires feature '{XenFeature.NameOf(nr)}', which this domain cannot have: {why}");
 
         // elf_xen_addr_calc_check
         ulong pstart = segments.Min(sg => sg.PhysAddr), pend = segments.Max(sg => sg.PhysAddr + sg.MemSize);
+        if (Num(notes, XenElfNote.PaddrOffset) != Unset && Num(notes, XenElfNote.VirtBase) == Unset)
+            throw new DomainBuildException($"{name}: ELF_PADDR_OFFSET set, VIRT_BASE unset");
         ulong virtBase = Num(notes, XenElfNote.VirtBase) is var vb && vb != Unset ? vb : 0;
         ulong paddrOffset = Num(notes, XenElfNote.PaddrOffset) is var po && po != Unset ? po : 0;
         ulong virtOffset = virtBase - paddrOffset;
@@ -127,25 +139,94 @@ public sealed class KernelImage
             throw new DomainBuildException($"{name}: hypercall page 0x{hypercall:x} is outside the kernel or not page aligned");
         if ((virtBase & 0xFFF) != 0)
             throw new DomainBuildException($"{name}: virt_base 0x{virtBase:x} is not page aligned");
+        ulong p2mBase = Num(notes, XenElfNote.InitP2m);
+        if (p2mBase != Unset && p2mBase >= kstart && p2mBase < kend)
+            throw new DomainBuildException($"{name}: P->M table base 0x{p2mBase:x} is out of bounds (inside the kernel 0x{kstart:x}-0x{kend:x})");
+        // xc_dom_alloc_segment pads from virt_base to the kernel: the kernel must start on a page boundary.
+        if ((kstart & 0xFFF) != 0)
+            throw new DomainBuildException($"{name}: kernel start 0x{kstart:x} is not page aligned");
 
         return new KernelImage
         {
             Image = bytes, Segments = segments, Notes = notes, VirtBase = virtBase, VirtEntry = ventry,
             VirtHypercallPage = hypercall, VirtKernelStart = kstart, VirtKernelEnd = kend, VirtOffset = virtOffset,
-            PhysStart = pstart, RequiredFeatures = required,
+            PhysStart = pstart, RequiredFeatures = required, SupportedFeatures = supported, P2mBase = p2mBase,
+            UnmappedInitrd = Num(notes, XenElfNote.ModStartPfn) is var msp && msp != Unset && msp != 0,
         };
     }
 
     private static ulong Num(Dictionary<XenElfNote, object> notes, XenElfNote n) =>
         notes.TryGetValue(n, out var v) && v is ulong u ? u : Unset;
 
+    /// <summary>
+    /// libelf's features parse (elf_xen_parse_features): '|'-separated names, "!name" required (and so supported), a
+    /// plain name supported, unknown plain names ignored; an unknown required name refuses the kernel. The
+    /// SUPPORTED_FEATURES note ORs its bitmap into the supported set.
+    /// </summary>
+    private static (uint Supported, HashSet<int> Required) ParseFeatures(Dictionary<XenElfNote, object> notes, string name)
+    {
+        uint supported = 0;
+        var required = new HashSet<int>();
+        if (notes.TryGetValue(XenElfNote.Features, out var f))
+            foreach (var token in ((string)f).Split('|'))
+            {
+                if (token.Length == 0) continue;
+                bool isRequired = token[0] == '!';
+                string feature = isRequired ? token[1..] : token;
+                // libelf copies at most 63 characters of a name: a longer one can never match a known feature.
+                if (token.Length <= 63 && XenFeature.ByName.TryGetValue(feature, out int nr))
+                {
+                    supported |= 1u << nr;
+                    if (isRequired) required.Add(nr);
+                }
+                else if (isRequired)
+                    throw new DomainBuildException($"{name}: kernel requires unknown feature '{Printable(feature)}'");
+            }
+        if (notes.TryGetValue(XenElfNote.SupportedFeatures, out var bitmap))
+            supported |= (uint)(ulong)bitmap;
+        return (supported, required);
+    }
+
+    private static string Printable(string s)
+    {
+        var clean = new string(s.Select(c => c is >= ' ' and < (char)127 ? c : '?').ToArray());
+        return clean.Length > 64 ? clean[..64] + "..." : clean;
+    }
+
+    /// <summary>The SHT_NOTE sections' notes, used when no note segment carried a Xen note.</summary>
+    private static bool ParseNoteSections(ReadOnlySpan<byte> s, Dictionary<XenElfNote, object> notes, ref int noteCount, string name)
+    {
+        const int SHT_NOTE = 7, ShdrSize = 64;
+        ulong shoff = U64(s, 40);
+        ushort shentsize = U16(s, 58), shnum = U16(s, 60);
+        if (shoff == 0 || shnum == 0) return false;
+        if (shentsize < ShdrSize || shoff > (ulong)s.Length || (ulong)shnum * shentsize > (ulong)s.Length - shoff)
+            throw new DomainBuildException($"{name}: ELF section headers out of bounds");
+        bool any = false;
+        for (int i = 1; i < shnum; i++)
+        {
+            var sh = s.Slice((int)shoff + i * shentsize, ShdrSize);
+            if (U32(sh, 4) != SHT_NOTE) continue;
+            ulong off = U64(sh, 24), size = U64(sh, 32);
+            if (off > (ulong)s.Length || size > (ulong)s.Length - off)
+                throw new DomainBuildException($"{name}: SHT_NOTE section {i} out of bounds");
+            any |= ParseNotes(s.Slice((int)off, (int)size), notes, ref noteCount, name);
+        }
+        return any;
+    }
+
+    /// <summary>ELF_MAX_TOTAL_NOTE_COUNT: libelf gives up on an image with more notes than this.</summary>
+    private const int MaxTotalNotes = 65536;
+
     /// <summary>Parse ELF notes; keeps the "Xen" ones. Returns whether any Xen note was seen.</summary>
-    private static bool ParseNotes(ReadOnlySpan<byte> data, Dictionary<XenElfNote, object> notes, string name)
+    private static bool ParseNotes(ReadOnlySpan<byte> data, Dictionary<XenElfNote, object> notes, ref int noteCount, string name)
     {
         bool any = false;
         int pos = 0;
         while (pos + 12 <= data.Length)
         {
+            if (++noteCount > MaxTotalNotes)
+                throw new DomainBuildException($"{name}: too many ELF notes (more than {MaxTotalNotes})");
             uint namesz = U32(data, pos), descsz = U32(data, pos + 4), type = U32(data, pos + 8);
             long nameStart = pos + 12, descStart = nameStart + Align4(namesz), next = descStart + Align4(descsz);
             if (namesz > (uint)data.Length || descsz > (uint)data.Length || next > data.Length)
@@ -160,14 +241,16 @@ public sealed class KernelImage
                 {
                     case XenElfNote.Entry or XenElfNote.HypercallPage or XenElfNote.VirtBase or XenElfNote.PaddrOffset
                         or XenElfNote.HvStartLow or XenElfNote.InitP2m or XenElfNote.ModStartPfn
-                        or XenElfNote.SupportedFeatures or XenElfNote.Phys32Entry or XenElfNote.L1MfnValid
-                        or XenElfNote.SuspendCancel:
-                        if (desc.Length is not (1 or 2 or 4 or 8))
-                            throw new DomainBuildException($"{name}: Xen note {kind} has a {desc.Length}-byte value");
+                        or XenElfNote.Phys32Entry or XenElfNote.L1MfnValid or XenElfNote.SuspendCancel:
+                        // elf_note_numeric: a value of 1, 2, 4 or 8 bytes; any other size reads as 0.
                         notes[kind] = desc.Length switch
                         {
-                            1 => (ulong)desc[0], 2 => U16(desc, 0), 4 => U32(desc, 0), _ => U64(desc, 0),
+                            1 => (ulong)desc[0], 2 => U16(desc, 0), 4 => U32(desc, 0), 8 => U64(desc, 0), _ => 0UL,
                         };
+                        break;
+                    case XenElfNote.SupportedFeatures:
+                        // elf_note_numeric_array of 32-bit words; XENFEAT_NR_SUBMAPS is 1, so only the first counts.
+                        notes[kind] = desc.Length >= 4 ? (ulong)U32(desc, 0) : 0UL;
                         break;
                     case XenElfNote.XenVersion or XenElfNote.GuestOs or XenElfNote.GuestVersion or XenElfNote.Loader
                         or XenElfNote.PaeMode or XenElfNote.Features or XenElfNote.BsdSymtab:
