@@ -1,0 +1,3 @@
+using Paravirt.Pvport;
+
+return await PvportCommandLine.RunAsync(args, Console.Out, Console.Error);
