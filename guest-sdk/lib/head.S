@@ -10,6 +10,7 @@
  */
 #include <paravirt/elfnote.h>
 #include <paravirt/layout.h>
+#include <paravirt/xen.h>
 
 /*
  * One ELF note: namesz, descsz, type, "Xen\0", descriptor; name and
@@ -83,6 +84,50 @@ _start:
 1:  ud2                             /* unreachable: fault -> domain crash */
     jmp     1b
     .size _start, . - _start
+
+/*
+ * ---- Event upcall entry (registered by pv_evtchn_enable_upcalls with
+ * CALLBACKTYPE_event).  Xen's 64-bit bounce frame on the kernel stack is
+ * rcx, r11 (the values the guest had), then rip, cs, rflags, rsp, ss; event
+ * delivery is masked.  Every caller-saved register is preserved around the
+ * C dispatcher, and the return goes through HYPERVISOR_iret, whose stub
+ * wants [flags, rip, cs, rflags, rsp, ss] on the stack and restores the
+ * upcall mask from rflags.IF, re-delivering anything that arrived meanwhile.
+ */
+    .text
+    .globl pv_hypervisor_callback
+    .type pv_hypervisor_callback, @function
+pv_hypervisor_callback:
+    popq    %rcx
+    popq    %r11
+    pushq   %rax
+    pushq   %rcx
+    pushq   %rdx
+    pushq   %rsi
+    pushq   %rdi
+    pushq   %r8
+    pushq   %r9
+    pushq   %r10
+    pushq   %r11
+    pushq   %rbp
+    movq    %rsp, %rbp
+    andq    $-16, %rsp              /* SysV alignment for the C call */
+    cld
+    call    pv_evtchn_upcall
+    movq    %rbp, %rsp
+    popq    %rbp
+    popq    %r11
+    popq    %r10
+    popq    %r9
+    popq    %r8
+    popq    %rdi
+    popq    %rsi
+    popq    %rdx
+    popq    %rcx
+    popq    %rax
+    pushq   $0                      /* iret flags: not from a syscall */
+    jmp     hypercall_page + __HYPERVISOR_iret * XEN_HYPERCALL_STUB_SIZE
+    .size pv_hypervisor_callback, . - pv_hypervisor_callback
 
 /*
  * ---- The hypercall page, announced by XEN_ELFNOTE_HYPERCALL_PAGE; the

@@ -30,6 +30,7 @@ public sealed partial class Hypervisor : IDisposable
         Platform = platform;
         Console = console ?? new HypervisorConsole();
         Frames = new FrameTable(memory);
+        Mmu = new PvMmu(this);
         Hypercalls = new HypercallTable(this);
         Dom0 = new Domain(this, 0, "Domain-0", Guid.Empty, managed: true, privileged: true);
         _domains[0] = Dom0;
@@ -178,7 +179,7 @@ public sealed partial class Hypervisor : IDisposable
         }
         d.EventChannels.CloseAll();
         var frames = new List<ulong>(d.P2m.Length + 1);
-        frames.AddRange(d.P2m);
+        frames.AddRange(d.OwnedMemoryFrames());
         if (d.SharedInfoMfn != ulong.MaxValue) frames.Add(d.SharedInfoMfn);
         var now = new List<ulong>(frames.Count);
         lock (_foreignRefs)
@@ -198,17 +199,27 @@ public sealed partial class Hypervisor : IDisposable
     /// A privileged domain maps one frame of another domain (xc_map_foreign_range). The frame stays allocated
     /// while the mapping exists, even if its owner dies.
     /// </summary>
-    public ForeignMapping MapForeignFrame(Domain caller, ushort target, ulong mfn)
+    public ForeignMapping MapForeignFrame(Domain caller, ushort target, ulong mfn) => MapForeignFrame(caller, target, mfn, writable: null);
+
+    /// <summary>
+    /// As above. A writable mapping holds a PGT_writable_page reference, so the frame cannot become a page table while
+    /// managed code may write it (rings mapped before the guest runs stay plain memory for good); <c>null</c> = writable
+    /// unless the frame already is a page table or descriptor page, which is then mapped for reading only (core dumps).
+    /// </summary>
+    internal ForeignMapping MapForeignFrame(Domain caller, ushort target, ulong mfn, bool? writable)
     {
         if (!caller.IsPrivileged) throw new HypervisorException(XenErrno.EPERM, $"d{caller.Id} may not map foreign frames");
         var t = GetDomain(target) ?? throw new HypervisorException(XenErrno.ESRCH, $"no domain {target}");
         if (!Frames.IsOwnedBy(mfn, t.Id)) throw new HypervisorException(XenErrno.EINVAL, $"frame 0x{mfn:x} does not belong to d{target}");
+        bool typed = writable != false && Mmu.TryGetWritableRef(t, mfn);
+        if (writable == true && !typed) throw new HypervisorException(XenErrno.EBUSY, $"frame 0x{mfn:x} of d{target} is a page table or descriptor page");
         lock (_foreignRefs) _foreignRefs[mfn] = _foreignRefs.GetValueOrDefault(mfn) + 1;
-        return new ForeignMapping(this, t, mfn);
+        return new ForeignMapping(this, t, mfn) { Writable = typed };
     }
 
-    internal void UnmapForeignFrame(ulong mfn)
+    internal void UnmapForeignFrame(ulong mfn, bool writable)
     {
+        if (writable) Mmu.PutWritableRef(mfn);
         bool free = false;
         ushort owner = 0;
         lock (_foreignRefs)
@@ -245,6 +256,7 @@ public sealed class ForeignMapping : IDisposable
 
     public Domain Owner { get; }
     public ulong Mfn { get; }
+    internal bool Writable { get; init; } = true;
 
     /// <summary>The frame's bytes. Throws <see cref="ObjectDisposedException"/> once unmapped or once the owner is dying.</summary>
     public Span<byte> Span
@@ -259,6 +271,6 @@ public sealed class ForeignMapping : IDisposable
 
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0) _hv.UnmapForeignFrame(Mfn);
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) _hv.UnmapForeignFrame(Mfn, Writable);
     }
 }

@@ -324,6 +324,9 @@ public class DaemonTests
 
         Assert.That(run.ExitCode, Is.EqualTo(0));
         Assert.That(_daemon.Toolstack.Exists(domain.DomId), Is.True);
+        // The daemon forwards input asynchronously: xl may have exited before the 'a' reached the console.
+        for (int i = 0; i < 200 && _daemon.Toolstack.InputOf(domain.DomId).Length == 0; i++)
+            await Task.Delay(25);
         Assert.That(_daemon.Toolstack.InputOf(domain.DomId), Is.EqualTo("a"));
         for (int i = 0; i < 200 && _daemon.Toolstack.ListenerCount(domain.DomId) > 0; i++)
             await Task.Delay(25);

@@ -170,6 +170,42 @@ internal sealed class FakeToolstack : IToolstack
         lock (_gate) { Get(domId); return _configs.GetValueOrDefault(domId); }
     }
 
+    /// <summary>Attached disks per domain, in attach order (block-attach/-detach/-list).</summary>
+    public Dictionary<uint, List<DiskSpec>> Disks { get; } = [];
+    public List<(uint DomId, string Device, bool Force)> DetachRequests { get; } = [];
+
+    public IReadOnlyList<DiskInfo> ListDisks(uint domId)
+    {
+        lock (_gate)
+        {
+            Get(domId);
+            return Disks.GetValueOrDefault(domId, []).Select((d, i) => new DiskInfo(51712u + 16u * (uint)i, d.Vdev, 0, domId, 1, -1, -1,
+                $"/local/domain/0/backend/vbd/{domId}/{51712 + 16 * i}", d.Target ?? "", d.ReadWrite)).ToList();
+        }
+    }
+
+    public void AttachDisk(uint domId, DiskSpec disk)
+    {
+        lock (_gate)
+        {
+            Get(domId);
+            if (disk.Script != null) throw new ToolstackException($"disk {disk.Vdev}: script={disk.Script} is not supported yet");
+            var list = Disks.TryGetValue(domId, out var l) ? l : Disks[domId] = [];
+            list.Add(disk);
+        }
+    }
+
+    public void DetachDisk(uint domId, string device, bool force)
+    {
+        lock (_gate)
+        {
+            Get(domId);
+            DetachRequests.Add((domId, device, force));
+            var list = Disks.GetValueOrDefault(domId, []);
+            if (list.RemoveAll(d => d.Vdev == device) == 0) throw new ToolstackException($"Error: Device {device} not connected.");
+        }
+    }
+
     // --- test controls ---
 
     public void Print(uint domId, string text)

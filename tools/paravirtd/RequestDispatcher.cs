@@ -28,6 +28,10 @@ public sealed class RequestDispatcher(IToolstack toolstack, DaemonLog log)
             return "'rename' needs a new name";
         if (request.Op is ControlOps.MemSet or ControlOps.MemMax && request.MemoryKiB <= 0)
             return $"'{request.Op}' needs a positive amount of memory";
+        if (request.Op == ControlOps.BlockAttach && request.Disk is null)
+            return "'block-attach' needs a disk specification";
+        if (request.Op == ControlOps.BlockDetach && string.IsNullOrEmpty(request.Device))
+            return "'block-detach' needs a device";
         return null;
     }
 
@@ -55,10 +59,26 @@ public sealed class RequestDispatcher(IToolstack toolstack, DaemonLog log)
                         foreach (var summary in summaries) summary.Config = toolstack.ConfigOf(summary.DomId);
                     return new ControlResponse { Ok = true, Domains = summaries };
                 case ControlOps.Destroy:
-                    var victim = toolstack.Find(request.Domain!);
-                    toolstack.Destroy(victim.DomId);
-                    log.Info($"destroyed domain {victim.DomId} ({victim.Name})");
-                    return ControlResponse.Success();
+                    // A domain between an on_* restart's teardown and its re-creation has no domid: destroying it by
+                    // name cancels the restart. Tried once more if the restart completed in between.
+                    for (int attempt = 0; ; attempt++)
+                    {
+                        try
+                        {
+                            var victim = toolstack.Find(request.Domain!);
+                            toolstack.Destroy(victim.DomId);
+                            log.Info($"destroyed domain {victim.DomId} ({victim.Name})");
+                            return ControlResponse.Success();
+                        }
+                        catch (ToolstackException) when (attempt == 0)
+                        {
+                            if (toolstack.CancelPendingRestart(request.Domain!))
+                            {
+                                log.Info($"cancelled the pending restart of {request.Domain}");
+                                return ControlResponse.Success();
+                            }
+                        }
+                    }
                 case ControlOps.Pause:
                     toolstack.Pause(toolstack.Find(request.Domain!).DomId);
                     return ControlResponse.Success();
@@ -95,6 +115,19 @@ public sealed class RequestDispatcher(IToolstack toolstack, DaemonLog log)
                     return ControlResponse.Success();
                 case ControlOps.Info:
                     return new ControlResponse { Ok = true, Host = toolstack.GetHostInfo().ToWire() };
+                case ControlOps.BlockAttach:
+                    var attachTo = toolstack.Find(request.Domain!);
+                    toolstack.AttachDisk(attachTo.DomId, request.Disk!);
+                    log.Info($"attached disk {request.Disk!.Vdev} to domain {attachTo.DomId} ({attachTo.Name})");
+                    return ControlResponse.Success();
+                case ControlOps.BlockDetach:
+                    var detachFrom = toolstack.Find(request.Domain!);
+                    toolstack.DetachDisk(detachFrom.DomId, request.Device!, request.Force);
+                    log.Info($"detached disk {request.Device} from domain {detachFrom.DomId} ({detachFrom.Name})");
+                    return ControlResponse.Success();
+                case ControlOps.BlockList:
+                    var disks = toolstack.ListDisks(toolstack.Find(request.Domain!).DomId);
+                    return new ControlResponse { Ok = true, Disks = disks.Select(d => d.ToWire()).ToList() };
                 case ControlOps.Dmesg:
                     return new ControlResponse { Ok = true, Text = TailThatFits(toolstack.Dmesg(request.Clear)) };
                 default:

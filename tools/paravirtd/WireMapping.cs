@@ -38,6 +38,20 @@ public static class WireMapping
         CommandLine = info.CommandLine,
     };
 
+    public static DiskSummary ToWire(this DiskInfo disk) => new()
+    {
+        DevId = disk.DevId,
+        Vdev = disk.Vdev,
+        BackendId = disk.BackendId,
+        FrontendId = disk.FrontendId,
+        State = disk.State,
+        EventChannel = disk.EventChannel,
+        RingRef = disk.RingRef,
+        BackendPath = disk.BackendPath,
+        Target = disk.Target,
+        ReadWrite = disk.ReadWrite,
+    };
+
     public static DomainEndInfo ToWire(this DomainEnd end) => new()
     {
         // SHUTDOWN_* values are the same numbers on both sides (sched.h); an unknown one is reported as a crash.

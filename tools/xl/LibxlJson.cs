@@ -37,6 +37,9 @@ public static class LibxlJson
             ["sched_params"] = new JObject(),
             ["type.pv"] = pv,
         };
+        if (config.MaxEventChannels is { } channels) bInfo["event_channels"] = channels;
+        if (config.MaxGrantFrames is { } grantFrames) bInfo["max_grant_frames"] = grantFrames;
+        if (config.MaxMaptrackFrames is { } maptrackFrames) bInfo["max_maptrack_frames"] = maptrackFrames;
         return new JObject
         {
             ["c_info"] = cInfo,

@@ -35,6 +35,9 @@ public static class XlCommandLine
             XlDomainCommands.VcpuList(context),
             XlDomainCommands.VcpuSet(context),
             XlDomainCommands.Top(context),
+            XlBlockCommands.BlockAttach(context),
+            XlBlockCommands.BlockDetach(context),
+            XlBlockCommands.BlockList(context),
         };
         root.SetAction(_ =>
         {
@@ -48,7 +51,7 @@ public static class XlCommandLine
     }
 
     /// <summary>Commands that honour the global -N (xl_cmdtable.c's can_dryrun).</summary>
-    private static readonly HashSet<string> DryRunCommands = new(StringComparer.Ordinal) { "create" };
+    private static readonly HashSet<string> DryRunCommands = new(StringComparer.Ordinal) { "create", "block-attach" };
 
     public static async Task<int> RunAsync(string[] args, XlContext context, CancellationToken cancellationToken = default)
     {

@@ -33,6 +33,9 @@ public static class XlCommands
             if (!result.GetValue(quiet))
                 await context.Error.WriteLineAsync($"Parsing config from {file}").ConfigureAwait(false);
             var config = ConfigLoader.Load(file, vars);
+            // xl_parse.c prints its warnings (cmdline overriding root/extra, ignored keys) on stderr as it parses.
+            foreach (string warning in config.Warnings)
+                await context.Error.WriteLineAsync(warning).ConfigureAwait(false);
             if (result.GetValue(dryrun) || context.DryRun)
             {
                 await context.Out.WriteAsync(LibxlJson.Render(LibxlJson.DomainConfig(config))).ConfigureAwait(false);

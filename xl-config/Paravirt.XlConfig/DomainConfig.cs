@@ -31,6 +31,12 @@ public sealed class DomainConfig
     public DomainAction OnWatchdog { get; set; } = DomainAction.Destroy;
     public DomainAction OnCrash { get; set; } = DomainAction.Destroy;
     public bool DriverDomain { get; set; }
+    /// <summary><c>max_event_channels</c>: the highest event-channel port the domain may use (libxl default 1023); null: default.</summary>
+    public uint? MaxEventChannels { get; set; }
+    /// <summary><c>max_grant_frames</c>: grant-table frames the domain may grow to (xl.conf default 64); null: default.</summary>
+    public uint? MaxGrantFrames { get; set; }
+    /// <summary><c>max_maptrack_frames</c>: frames of grant mappings the domain may hold (xl.conf default 1024); null: default.</summary>
+    public uint? MaxMaptrackFrames { get; set; }
     /// <summary><c>disk = [ 'DISKSPEC', ... ]</c> parsed by xl-disk-configuration(5).</summary>
     public List<DiskSpec> Disks { get; set; } = [];
 

@@ -18,6 +18,7 @@ public static class XlDomainConfigReader
     {
         "name", "uuid", "type", "builder", "memory", "maxmem", "vcpus", "maxvcpus", "kernel", "ramdisk", "cmdline",
         "root", "extra", "on_poweroff", "on_reboot", "on_watchdog", "on_crash", "driver_domain", "disk",
+        "max_event_channels", "max_grant_frames", "max_maptrack_frames",
     };
 
     /// <summary>libxl's default when neither memory nor maxmem is given (libxl_create.c: max_memkb = 32 * 1024).</summary>
@@ -89,6 +90,11 @@ public static class XlDomainConfigReader
         // A libxl defbool read through xlu_cfg_get_long: 0 is false, any other number true.
         c.DriverDomain = (Long(file, "driver_domain", long.MinValue, long.MaxValue) ?? 0) != 0;
 
+        // libxl's uint32 limits; the toolstack checks them against what the hypervisor can grant.
+        c.MaxEventChannels = (uint?)Long(file, "max_event_channels", 0, uint.MaxValue);
+        c.MaxGrantFrames = (uint?)Long(file, "max_grant_frames", 0, uint.MaxValue);
+        c.MaxMaptrackFrames = (uint?)Long(file, "max_maptrack_frames", 0, uint.MaxValue);
+
         if (file["disk"] is { } disks)
         {
             if (!disks.Value.IsList) throw new XlConfigException(disks.Value.Position, "disk must be a list of DISKSPEC strings");
@@ -98,7 +104,6 @@ public static class XlDomainConfigReader
                 try { c.Disks.Add(DiskSpec.Parse(item.Atom!)); }
                 catch (DiskSpecException e) { throw new XlConfigException(item.Position, XlValue.OneLine(e.Message)); }
             }
-            if (c.Disks.Count > 0) c.Warnings.Add($"{disks.KeyPosition}: warning: disk devices are parsed but not attached yet (no block back-end)");
         }
 
         foreach (var s in file.Settings)

@@ -79,6 +79,11 @@ public interface IToolstack
     /// <summary>Resolve a domain by name or numeric id, as xl does; throws when there is none.</summary>
     DomainInfo Find(string nameOrId);
     void Destroy(uint domId);
+    /// <summary>
+    /// Cancel an on_*=restart that is waiting to re-create the domain called <paramref name="name"/> (between the old
+    /// domain's teardown and the new one's build there is no domid to destroy); false when none is pending.
+    /// </summary>
+    bool CancelPendingRestart(string name) => false;
     void Pause(uint domId);
     void Unpause(uint domId);
     ConsoleSession AttachConsole(uint domId);
@@ -107,6 +112,16 @@ public interface IToolstack
     HostInfo GetHostInfo();
     /// <summary>The configuration a domain was created from (for `xl list -l`); null for Dom0.</summary>
     DomainConfig? ConfigOf(uint domId);
+
+    /// <summary>The domain's virtual block devices (`xl block-list`), in attach order.</summary>
+    IReadOnlyList<DiskInfo> ListDisks(uint domId) => throw new ToolstackException("this toolstack has no block devices");
+    /// <summary>Hot-plug a disk (`xl block-attach`): its back-end is up (InitWait) when this returns.</summary>
+    void AttachDisk(uint domId, DiskSpec disk) => throw new ToolstackException("this toolstack has no block devices");
+    /// <summary>
+    /// Unplug a disk named by vdev or device number (`xl block-detach`): the front-end is asked to close (bounded wait)
+    /// unless <paramref name="force"/>, then the back-end is stopped and the nodes removed.
+    /// </summary>
+    void DetachDisk(uint domId, string device, bool force) => throw new ToolstackException("this toolstack has no block devices");
 }
 
 public sealed class ToolstackException(string message) : Exception(message);

@@ -38,6 +38,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         _consoled = consoled;
         _hv.DomainShutdown += OnDomainShutdown;
         PublishDom0();
+        StartDeviceBackends();
     }
 
     /// <summary>A guest and what the toolstack knows about it.</summary>
@@ -51,6 +52,8 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         public ForeignMapping StoreRing { get; } = storeRing;
         public TaskCompletionSource<DomainEnd> End { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public int Torn;
+        /// <summary>Set by an explicit destroy: a restart action that raced it is abandoned.</summary>
+        public volatile bool DestroyRequested;
         /// <summary>The name the toolstack knows the domain by (changed by rename; the hypervisor keeps its build name).</summary>
         public string Name { get; set; } = config.Name;
         public DateTime StartTimeUtc { get; } = DateTime.UtcNow;
@@ -68,7 +71,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         try
         {
             kernel = KernelImage.Load(config.Kernel);
-            if (config.Ramdisk != null) ramdisk = File.ReadAllBytes(config.Ramdisk);
+            if (config.Ramdisk != null) ramdisk = RamdiskImage.ReadFile(config.Ramdisk);
         }
         catch (DomainBuildException e) { throw new ToolstackException(e.Message); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -91,6 +94,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
             bool introduced = false;
             try
             {
+                ApplyLimits(d, config); // Toolstack.Limits.cs: max_event_channels, max_grant_frames, max_maptrack_frames
                 // libxl__build_pre: the store and console event channels, unbound towards Dom0 (ports 1 and 2).
                 Check(EventChannelTable.AllocUnbound(_hv.Dom0, d.Id, 0, out uint storePort), "allocate the xenstore event channel");
                 Check(EventChannelTable.AllocUnbound(_hv.Dom0, d.Id, 0, out uint consolePort), "allocate the console event channel");
@@ -105,6 +109,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
                 introduced = true;
                 _hv.Dom0.EventChannels.SetHandler(dom0StorePort, store.OnEvent);
 
+                AttachConfiguredDisks(d, config);
                 var guest = new ManagedGuest(d, config, console, store, storeRing, dom0StorePort);
                 _guests[d.Id] = guest;
                 _hv.Console.Log($"d{d.Id}: created \"{config.Name}\" with {config.MemoryMiB} MiB, kernel {config.Kernel}");
@@ -114,6 +119,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
             catch (Exception e) when (e is DomainBuildException or HypervisorException or ToolstackException or XenStoreException)
             {
                 if (introduced) _xenstore.ReleaseDomain(d.Id);
+                DetachAllDisks(d);
                 RemoveDomainNodes(d);
                 if (console != null) _consoled.Release(d.Id);
                 storeRing?.Dispose();
@@ -135,6 +141,8 @@ public sealed partial class Toolstack : IToolstack, IDisposable
 
     public void Destroy(uint domId)
     {
+        // Seen by a restart whose teardown wins the race with this destroy: it must not build the domain again.
+        if (domId < DomId.FirstReserved && _guests.TryGetValue((ushort)domId, out var g)) g.DestroyRequested = true;
         var d = Lookup(domId);
         if (d.IsManaged) throw new ToolstackException("cannot destroy privileged domain 0");
         Teardown(d, destroyed: true);
@@ -288,68 +296,14 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     public void Dispose()
     {
         _hv.DomainShutdown -= OnDomainShutdown;
+        CancelAllRestarts();
+        // A death handler may be half way through a teardown: let it finish before the caller disposes the hypervisor.
+        DrainDeathHandlers(TimeSpan.FromSeconds(30));
         foreach (var g in _guests.Values) Teardown(g.Domain, destroyed: true);
+        StopDeviceBackends();
     }
 
-    // ---- domain death ----
-
-    private void OnDomainShutdown(Domain d)
-    {
-        // Runs on the guest's vCPU thread: act elsewhere, as libxl reacts to VIRQ_DOM_EXC from its own loop.
-        ThreadPool.QueueUserWorkItem(_ =>
-        {
-            if (!_guests.TryGetValue(d.Id, out var g)) return;
-            var reason = d.ShutdownReason ?? HvShutdown.Crash;
-            var action = reason switch
-            {
-                HvShutdown.Poweroff => g.Config.OnPoweroff,
-                HvShutdown.Reboot => g.Config.OnReboot,
-                HvShutdown.Watchdog => g.Config.OnWatchdog,
-                HvShutdown.SoftReset => DomainAction.Destroy,
-                _ => g.Config.OnCrash,
-            };
-            _hv.Console.Log($"d{d.Id}: shutdown reason {reason.ToString().ToLowerInvariant()}, action {action}");
-            switch (action)
-            {
-                case DomainAction.Preserve:
-                    // Keep the domain for inspection; console sessions end now.
-                    g.Console.Drain();
-                    g.End.TrySetResult(new DomainEnd((ShutdownReason)(uint)reason, false, d.CrashMessage));
-                    break;
-                case DomainAction.Restart:
-                    // Only the teardown that wins restarts: an `xl destroy` racing the shutdown means "stop".
-                    if (Teardown(d, destroyed: false)) Restart(g);
-                    break;
-                case DomainAction.RenameRestart:
-                    // xl's preserve_domain: the dead domain stays, renamed <name>--incarnation-<n>; a new one takes the name.
-                    string preserved = $"{g.Config.Name}--incarnation-{g.Incarnation}";
-                    try { Rename(d.Id, preserved); }
-                    catch (ToolstackException e) { _hv.Console.Log($"d{d.Id}: rename to {preserved} failed: {e.Message}"); }
-                    g.Console.Drain();
-                    g.End.TrySetResult(new DomainEnd((ShutdownReason)(uint)reason, false, d.CrashMessage));
-                    Restart(g);
-                    break;
-                case DomainAction.CoredumpDestroy:
-                case DomainAction.CoredumpRestart:
-                    WriteCore(g);
-                    if (Teardown(d, destroyed: false) && action == DomainAction.CoredumpRestart) Restart(g);
-                    break;
-                default:
-                    Teardown(d, destroyed: false);
-                    break;
-            }
-        });
-    }
-
-    private void Restart(ManagedGuest g)
-    {
-        try
-        {
-            var info = Create(g.Config, paused: false);
-            if (_guests.TryGetValue((ushort)info.DomId, out var fresh)) fresh.Incarnation = g.Incarnation + 1;
-        }
-        catch (ToolstackException e) { _hv.Console.Log($"d{g.Domain.Id}: restart failed: {e.Message}"); }
-    }
+    // ---- domain death (the on_* actions and restarts are in Toolstack.Restart.cs) ----
 
     /// <summary>xl's coredump: the guest's memory as an ELF core in <see cref="CoreDumpDirectory"/>.</summary>
     private void WriteCore(ManagedGuest g)
@@ -387,6 +341,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         _hv.Pause(d);
         g.Console.Drain();
         _xenstore.ReleaseDomain(d.Id);
+        DetachAllDisks(d);
         RemoveDomainNodes(d);
         _consoled.Release(d.Id);
         g.StoreRing.Dispose();

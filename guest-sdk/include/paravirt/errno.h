@@ -52,5 +52,10 @@
 #define XEN_EISCONN       106   /* already connected */
 #define XEN_ENOTCONN      107   /* not connected */
 #define XEN_ETIMEDOUT     110   /* timed out */
+#define XEN_EBADRQC        56   /* invalid request code */
+#define XEN_EBADSLT        57   /* invalid slot */
+#define XEN_EUSERS         87   /* too many users */
+#define XEN_ESHUTDOWN     108   /* endpoint shut down */
+#define XEN_ETOOMANYREFS  109   /* too many references */
 
 #endif /* PARAVIRT_ERRNO_H */

@@ -222,6 +222,11 @@ PV_ABI_OFFSET(struct vcpu_time_info, tsc_timestamp, 8);
 PV_ABI_OFFSET(struct vcpu_time_info, system_time, 16);
 PV_ABI_OFFSET(struct vcpu_time_info, tsc_to_system_mul, 24);
 PV_ABI_OFFSET(struct vcpu_time_info, tsc_shift, 28);
+PV_ABI_OFFSET(struct vcpu_time_info, flags, 29);
+
+/* vcpu_time_info.flags */
+#define XEN_PVCLOCK_TSC_STABLE_BIT    (1 << 0)  /* one TSC for all vCPUs, monotonic */
+#define XEN_PVCLOCK_GUEST_STOPPED     (1 << 1)  /* the guest was paused */
 
 struct vcpu_info {
     uint8_t     evtchn_upcall_pending;  /* set by Xen, cleared by guest */
@@ -327,6 +332,7 @@ __DEFINE_XEN_GUEST_HANDLE(uint, unsigned int);
 __DEFINE_XEN_GUEST_HANDLE(void, void);
 __DEFINE_XEN_GUEST_HANDLE(xen_pfn_t, xen_pfn_t);
 __DEFINE_XEN_GUEST_HANDLE(xen_ulong_t, xen_ulong_t);
+__DEFINE_XEN_GUEST_HANDLE(uint64_t, uint64_t);
 PV_ABI_SIZE(XEN_GUEST_HANDLE(void), 8);
 
 #endif /* !__ASSEMBLY__ */

@@ -32,17 +32,7 @@ static long poll1(evtchn_port_t port, uint64_t timeout)
     return HYPERVISOR_sched_op(SCHEDOP_poll, &p);
 }
 
-/* grant_table.h, v1: the two queries a guest can make before it maps its table. */
-struct gnttab_query_size { domid_t dom; uint32_t nr_frames, max_nr_frames; int16_t status; };
-struct gnttab_get_version { domid_t dom; uint16_t pad; uint32_t version; };
-struct gnttab_set_version { uint32_t version; };
-#define GNTTABOP_query_size  6
-#define GNTTABOP_set_version 8
-#define GNTTABOP_get_version 10
-
-struct vcpu_set_singleshot_timer { uint64_t timeout_abs_ns; uint32_t flags; };
-#define VCPUOP_set_singleshot_timer 8
-#define VCPU_SSHOTTMR_future 1
+/* grant_table.h and vcpu.h come in through pv.h. */
 
 int pv_main(start_info_t *si)
 {

@@ -10,10 +10,12 @@
  */
 #include <paravirt/pv.h>
 
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "../../lib/internal.h"
+#include <paravirt/io/blkif.h>
 
 static int failures;
 static int checks;
@@ -127,6 +129,50 @@ void pv_yield(void)
     }
     xenstored_step();
     xenconsoled_step();
+}
+
+void pv_wait_for_event(evtchn_port_t port)
+{
+    (void)port;
+    pv_yield();
+}
+
+/* pv_panic: tests that expect one catch it with setjmp. */
+shared_info_t *pv_shared_info;
+static jmp_buf panic_jmp;
+static bool panic_expected;
+static char panic_msg[256];
+
+void pv_panic(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(panic_msg, sizeof(panic_msg), fmt, ap);
+    va_end(ap);
+    if (!panic_expected) {
+        fprintf(stderr, "FAIL: unexpected panic: %s\n", panic_msg);
+        exit(2);
+    }
+    longjmp(panic_jmp, 1);
+}
+
+/* time.c's timer helpers are not exercised on the host. */
+long pv_evtchn_bind_virq(uint32_t virq, uint32_t vcpu, evtchn_port_t *port)
+{
+    (void)virq; (void)vcpu; (void)port;
+    return -XEN_ENOSYS;
+}
+
+long pv_map_mfn(void *va, xen_pfn_t mfn, bool writable)
+{
+    (void)va; (void)mfn; (void)writable;
+    return -XEN_ENOSYS;
+}
+
+long pv_evtchn_wait(evtchn_port_t port, uint64_t deadline_ns)
+{
+    (void)port; (void)deadline_ns;
+    return -XEN_ENOSYS;
 }
 
 static void reset_rings(uint32_t store_start, uint32_t cons_start)
@@ -383,6 +429,379 @@ static void test_xenbus_read_without_store_ring_fails(void)
     CHECK(pv_xenbus_read(NULL, buf, sizeof(buf)) == -XEN_EINVAL, "NULL path -> -EINVAL");
 }
 
+static void test_xenbus_write_sends_path_nul_value_in_transaction(void)
+{
+    init_store(0);
+    script_reply(XS_WRITE, 0, "OK", 3);
+    int rc = pv_xenbus_write(7, "data/x", "hello");
+    CHECK(rc == 0, "write rc=%d", rc);
+    CHECK(last_req.type == XS_WRITE && last_req.tx_id == 7 && last_req.len == 12
+          && memcmp(last_payload, "data/x\0hello", 12) == 0,
+          "write payload is path NUL value (len=%u tx=%u)", last_req.len, last_req.tx_id);
+}
+
+static void test_xenbus_directory_counts_names(void)
+{
+    init_store(0);
+    script_reply(XS_DIRECTORY, 0, "name\0domid\0device\0", 18);
+    char buf[64];
+    int n = pv_xenbus_directory(XBT_NIL, "/local/domain/3", buf, sizeof(buf));
+    CHECK(n == 3 && strcmp(buf, "name") == 0 && strcmp(buf + 5, "domid") == 0
+          && strcmp(buf + 11, "device") == 0, "directory n=%d", n);
+
+    init_store(0);
+    script_reply(XS_DIRECTORY, 0, "", 0);
+    n = pv_xenbus_directory(XBT_NIL, "empty", buf, sizeof(buf));
+    CHECK(n == 0, "empty directory n=%d", n);
+
+    init_store(0);
+    script_reply(XS_DIRECTORY, 0, "unterminated", 12);
+    n = pv_xenbus_directory(XBT_NIL, "bad", buf, sizeof(buf));
+    CHECK(n == -XEN_EIO, "names without NUL -> -EIO, got %d", n);
+}
+
+static void test_xenbus_watch_events_are_queued_and_read_in_order(void)
+{
+    init_store(0);
+    script_reply(XS_WATCH, 0, "OK", 3);
+    CHECK(pv_xenbus_watch("data", "tok1") == 0, "watch");
+    CHECK(last_req.type == XS_WATCH && last_req.len == 10 && memcmp(last_payload, "data\0tok1\0", 10) == 0,
+          "watch payload is path NUL token NUL");
+
+    init_store(0);
+    script_reply(XS_WATCH_EVENT, 0, "data\0tok1", 10);
+    script_reply(XS_WATCH_EVENT, 0, "data/a\0tok1", 12);
+    script_reply(XS_READ, 0, "v", 1);
+    char buf[16], path[32], token[16];
+    CHECK(pv_xenbus_read("data/a", buf, sizeof(buf)) == 1, "read past two watch events");
+    CHECK(pv_xenbus_read_watch(path, sizeof(path), token, sizeof(token), false) == 0
+          && strcmp(path, "data") == 0 && strcmp(token, "tok1") == 0, "first event: %s %s", path, token);
+    CHECK(pv_xenbus_read_watch(path, sizeof(path), token, sizeof(token), false) == 0
+          && strcmp(path, "data/a") == 0, "second event: %s", path);
+    CHECK(pv_xenbus_read_watch(path, sizeof(path), token, sizeof(token), false) == -XEN_EAGAIN,
+          "no third event");
+
+    /* An event arriving in the ring with nothing outstanding is read directly. */
+    script_reset();
+    requests_seen = 1;
+    script_reply(XS_WATCH_EVENT, 0, "x/y\0t", 6);
+    int rc = pv_xenbus_read_watch(path, sizeof(path), token, sizeof(token), true);
+    CHECK(rc == 0 && strcmp(path, "x/y") == 0 && strcmp(token, "t") == 0, "waited event rc=%d", rc);
+
+    /* A token that does not fit is reported, not truncated silently. */
+    script_reset();
+    requests_seen = 1;
+    script_reply(XS_WATCH_EVENT, 0, "p\0a-long-token", 15);
+    rc = pv_xenbus_read_watch(path, sizeof(path), token, 4, true);
+    CHECK(rc == -XEN_E2BIG, "token too long -> -E2BIG, got %d", rc);
+}
+
+static void test_xenbus_set_perms_sends_each_permission_with_its_nul(void)
+{
+    init_store(0);
+    script_reply(XS_SET_PERMS, 0, "OK", 3);
+    const char *perms[] = { "b5", "r7" };
+    int rc = pv_xenbus_set_perms(XBT_NIL, "data/pp", perms, 2);
+    CHECK(rc == 0, "set_perms rc=%d", rc);
+    CHECK(last_req.type == XS_SET_PERMS && last_req.len == 14 && memcmp(last_payload, "data/pp\0b5\0r7\0", 14) == 0,
+          "set_perms payload (len=%u)", last_req.len);
+    const char *bad[] = { "x5" };
+    CHECK(pv_xenbus_set_perms(XBT_NIL, "data/pp", bad, 1) == -XEN_EINVAL, "unknown permission letter");
+    CHECK(pv_xenbus_set_perms(XBT_NIL, "data/pp", perms, 0) == -XEN_EINVAL, "no permissions");
+}
+
+static int tx_body_calls;
+static int tx_body(pv_xbt_t tx, void *arg)
+{
+    (void)arg;
+    tx_body_calls++;
+    return pv_xenbus_write(tx, "counter", "1");
+}
+
+static void test_xenbus_transaction_retries_on_eagain(void)
+{
+    init_store(0);
+    script_reply(XS_TRANSACTION_START, 0, "5", 2);
+    script_reply(XS_WRITE, 0, "OK", 3);
+    script_reply(XS_ERROR, 0, "EAGAIN", 7);
+    script_reply(XS_TRANSACTION_START, 0, "6", 2);
+    script_reply(XS_WRITE, 0, "OK", 3);
+    script_reply(XS_TRANSACTION_END, 0, "OK", 3);
+    tx_body_calls = 0;
+    int rc = pv_xenbus_transaction_run(tx_body, NULL, 5);
+    CHECK(rc == 0 && tx_body_calls == 2, "commit after one retry: rc=%d calls=%d", rc, tx_body_calls);
+    CHECK(last_req.type == XS_TRANSACTION_END && last_req.tx_id == 6 && last_req.len == 2
+          && memcmp(last_payload, "T", 2) == 0, "commit of tx 6");
+
+    init_store(0);
+    script_reply(XS_TRANSACTION_START, 0, "5", 2);
+    script_reply(XS_WRITE, 0, "OK", 3);
+    script_reply(XS_ERROR, 0, "EAGAIN", 7);
+    tx_body_calls = 0;
+    rc = pv_xenbus_transaction_run(tx_body, NULL, 1);
+    CHECK(rc == -XEN_EAGAIN && tx_body_calls == 1, "gives up after max_tries: rc=%d", rc);
+
+    init_store(0);
+    script_reply(XS_TRANSACTION_START, 0, "x1", 3);
+    pv_xbt_t tx;
+    CHECK(pv_xenbus_transaction_start(&tx) == -XEN_EIO, "non-numeric transaction id -> -EIO");
+}
+
+static void test_scale_delta_applies_shift_then_multiplier(void)
+{
+    CHECK(pv_scale_delta(1000, 0x80000000u, 0) == 500, "x0.5");
+    CHECK(pv_scale_delta(1000, 0x80000000u, -1) == 250, "x0.5, >>1");
+    CHECK(pv_scale_delta(1000, 0x80000000u, 2) == 2000, "x0.5, <<2");
+    CHECK(pv_scale_delta(1ULL << 40, 0xffffffffu, 0) == (1ULL << 40) - (1ULL << 8), "no 64-bit overflow");
+    CHECK(pv_scale_delta(0, 0xffffffffu, 3) == 0, "zero delta");
+}
+
+static void test_system_time_follows_the_published_record(void)
+{
+    static shared_info_t si;
+    memset(&si, 0, sizeof(si));
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    si.vcpu_info[0].time.tsc_timestamp = ((uint64_t)hi << 32 | lo) + (1ULL << 40); /* in the future */
+    si.vcpu_info[0].time.system_time = 123456789;
+    si.vcpu_info[0].time.tsc_to_system_mul = 0x80000000u;
+    si.vcpu_info[0].time.version = 2;
+    pv_shared_info = &si;
+    CHECK(pv_system_time_ns() == 123456789, "a stamp ahead of the TSC counts as zero delta");
+    si.vcpu_info[0].time.tsc_timestamp = 0;
+    uint64_t t = pv_system_time_ns();
+    CHECK(t > 123456789, "time moves on with the TSC: %llu", (unsigned long long)t);
+    si.wc_sec = 1700000000;
+    si.wc_nsec = 999999999;
+    si.vcpu_info[0].time.tsc_to_system_mul = 0;     /* freeze: system time = 123456789 */
+    uint64_t sec; uint32_t nsec;
+    CHECK(pv_wallclock(&sec, &nsec) == 0 && sec == 1700000001 && nsec == 123456788,
+          "wallclock carries ns into seconds: %llu.%09u", (unsigned long long)sec, nsec);
+    pv_shared_info = NULL;
+    CHECK(pv_system_time_ns() == 0 && pv_wallclock(&sec, &nsec) == -XEN_ENODEV, "no shared_info");
+}
+
+static void test_page_pool_covers_the_rest_of_the_initial_mapping(void)
+{
+    unsigned long first, count;
+    pv_mm_pool_range(10, 100000, &first, &count);
+    CHECK(first == 11 && count == 1024 - 11, "stack at pfn 10: pool %lu+%lu", first, count);
+    pv_mm_pool_range(900, 100000, &first, &count);
+    /* 901 pages + 512 KiB ends past 4 MiB: mapping runs to 8 MiB. */
+    CHECK(first == 901 && count == 2048 - 901, "stack at pfn 900: pool %lu+%lu", first, count);
+    pv_mm_pool_range(10, 500, &first, &count);
+    CHECK(count == 500 - 11, "clipped to nr_pages: %lu", count);
+}
+
+static void test_page_allocator_hands_out_distinct_zeroed_pages(void)
+{
+    enum { N = 16 };
+    char *area = aligned_alloc(4096, N * 4096);
+    memset(area, 0xAA, N * 4096);
+    pv_mm_set_pool(area, 100, N);
+    CHECK(pv_pages_free_count() == N, "all free");
+    char *a = pv_page_alloc(), *b = pv_page_alloc();
+    CHECK(a == area && b == area + 4096 && a[0] == 0 && a[4095] == 0, "first fit, zeroed");
+    char *run = pv_pages_alloc(4);
+    CHECK(run == area + 2 * 4096, "contiguous run");
+    pv_page_free(a);
+    CHECK(pv_page_alloc() == a, "freed page reused");
+    CHECK(pv_pages_alloc(N) == NULL, "over-allocation fails");
+    CHECK(pv_pages_free_count() == N - 6, "free count %zu", pv_pages_free_count());
+
+    panic_expected = true;
+    if (setjmp(panic_jmp) == 0) {
+        pv_page_free(b);
+        pv_page_free(b);
+        CHECK(false, "double free must panic");
+    }
+    if (setjmp(panic_jmp) == 0) {
+        pv_page_free(area + N * 4096);
+        CHECK(false, "foreign page must panic");
+    }
+    panic_expected = false;
+    free(area);
+}
+
+static void test_heap_allocates_aligned_blocks_and_reuses_them(void)
+{
+    enum { N = 64 };
+    char *area = aligned_alloc(4096, N * 4096);
+    pv_mm_set_pool(area, 0, N);
+    void *p[100];
+    for (int i = 0; i < 100; i++) {
+        p[i] = pv_malloc((size_t)(i * 37 % 3000) + 1);
+        CHECK(p[i] != NULL && ((uintptr_t)p[i] & 15) == 0, "malloc %d aligned", i);
+        memset(p[i], i, (size_t)(i * 37 % 3000) + 1);
+    }
+    bool intact = true;
+    for (int i = 0; i < 100; i++)
+        for (size_t j = 0; j < (size_t)(i * 37 % 3000) + 1; j++)
+            if (((unsigned char *)p[i])[j] != (unsigned char)i) intact = false;
+    CHECK(intact, "blocks do not overlap");
+    size_t before = pv_pages_free_count();
+    for (int i = 0; i < 100; i++)
+        pv_free(p[i]);
+    CHECK(pv_pages_free_count() > before, "large blocks return their pages");
+    void *q = pv_malloc(40);
+    pv_free(q);
+    CHECK(pv_malloc(40) == q, "small block reused");
+    int *z = pv_calloc(10, sizeof(int));
+    CHECK(z != NULL && z[9] == 0, "calloc zeroes");
+    CHECK(pv_calloc((size_t)1 << 62, 8) == NULL, "calloc overflow refused");
+
+    panic_expected = true;
+    if (setjmp(panic_jmp) == 0) {
+        pv_free(z);
+        pv_free(z);
+        CHECK(false, "heap double free must panic");
+    }
+    panic_expected = false;
+    free(area);
+}
+
+static void test_grants_fill_entries_and_end_access_respects_mappings(void)
+{
+    static grant_entry_v1_t table[512];
+    memset(table, 0, sizeof(table));
+    pv_gnttab_attach(table, 512);
+    long ref = pv_grant_access(3, 0x1234, true);
+    CHECK(ref >= GNTTAB_NR_RESERVED_ENTRIES && ref < 512, "ref %ld outside the reserved entries", ref);
+    CHECK(table[ref].domid == 3 && table[ref].frame == 0x1234
+          && table[ref].flags == (GTF_permit_access | GTF_readonly), "entry filled");
+    long ref2 = pv_grant_access(3, 0x1235, false);
+    CHECK(ref2 != ref && table[ref2].flags == GTF_permit_access, "second grant writable");
+
+    table[ref].flags |= GTF_reading;            /* the grantee maps it */
+    CHECK(pv_grant_end_access((grant_ref_t)ref) == -XEN_EBUSY, "busy while mapped");
+    table[ref].flags &= (uint16_t)~GTF_reading;
+    CHECK(pv_grant_end_access((grant_ref_t)ref) == 0 && table[ref].flags == 0, "revoked");
+    CHECK(pv_grant_end_access((grant_ref_t)ref) == -XEN_EINVAL, "revoking twice");
+    CHECK(pv_grant_end_access(2) == -XEN_EINVAL, "reserved entry");
+    CHECK(pv_grant_access(1, 0x100000000UL, false) == -XEN_EINVAL, "frame beyond 32 bits");
+
+    int granted = 0;
+    while (pv_grant_access(1, 1, false) >= 0)
+        granted++;
+    CHECK(granted == 512 - GNTTAB_NR_RESERVED_ENTRIES - 1, "table exhausted after %d", granted);
+    CHECK(pv_grant_access(1, 1, false) == -XEN_ENOSPC, "no free entry");
+}
+
+static void test_ring_macros_follow_xen_event_avoidance(void)
+{
+    static union { blkif_sring_t s; char page[4096]; } shared __attribute__((aligned(4096)));
+    blkif_front_ring_t front;
+    blkif_back_ring_t back;
+    SHARED_RING_INIT(&shared.s);
+    FRONT_RING_INIT(&front, &shared.s, 4096);
+    BACK_RING_INIT(&back, &shared.s, 4096);
+    CHECK(RING_SIZE(&front) == 32 && RING_SIZE(&back) == 32, "32 slots, got %u", RING_SIZE(&front));
+    CHECK(RING_FREE_REQUESTS(&front) == 32 && !RING_FULL(&front), "empty ring");
+
+    /* The back end waits for the first request (req_event = 1): the first push notifies. */
+    int notify;
+    RING_GET_REQUEST(&front, front.req_prod_pvt)->id = 41;
+    front.req_prod_pvt++;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&front, notify);
+    CHECK(notify && shared.s.req_prod == 1, "first request notifies");
+
+    /* The back end has not asked again: further pushes stay quiet. */
+    RING_GET_REQUEST(&front, front.req_prod_pvt)->id = 42;
+    front.req_prod_pvt++;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&front, notify);
+    CHECK(!notify, "no notification while the back end is busy");
+
+    int work;
+    RING_FINAL_CHECK_FOR_REQUESTS(&back, work);
+    CHECK(work == 2, "back end sees 2 requests, got %d", work);
+    blkif_request_t req;
+    RING_COPY_REQUEST(&back, back.req_cons, &req);
+    back.req_cons++;
+    CHECK(req.id == 41, "first request id %llu", (unsigned long long)req.id);
+    RING_COPY_REQUEST(&back, back.req_cons, &req);
+    back.req_cons++;
+    RING_FINAL_CHECK_FOR_REQUESTS(&back, work);
+    CHECK(work == 0 && shared.s.req_event == 3, "idle back end asks for the next (req_event %u)", shared.s.req_event);
+    front.req_prod_pvt++;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&front, notify);
+    CHECK(notify, "a request after the back end went idle notifies");
+
+    /* Responses: the front end asked at rsp_event = 1. */
+    RING_GET_RESPONSE(&back, back.rsp_prod_pvt)->id = 41;
+    back.rsp_prod_pvt++;
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&back, notify);
+    CHECK(notify && RING_HAS_UNCONSUMED_RESPONSES(&front) == 1, "first response notifies");
+    CHECK(RING_GET_RESPONSE(&front, front.rsp_cons)->id == 41, "response slot");
+    front.rsp_cons++;
+    CHECK(RING_FREE_REQUESTS(&front) == 32 - 2, "free slots: %u", RING_FREE_REQUESTS(&front));
+
+    /* A hostile front end claiming far more requests than the ring holds is bounded. */
+    shared.s.req_prod = back.req_cons + 1000;
+    CHECK(RING_HAS_UNCONSUMED_REQUESTS(&back) <= RING_SIZE(&back), "unconsumed requests bounded by the ring size");
+    CHECK(RING_REQUEST_PROD_OVERFLOW(&back, shared.s.req_prod), "overflow detected");
+
+    /* Wrap-around of the free-running indexes. */
+    SHARED_RING_INIT(&shared.s);
+    FRONT_RING_ATTACH(&front, &shared.s, 0xfffffff0u, 4096);
+    BACK_RING_ATTACH(&back, &shared.s, 0xfffffff0u, 4096);
+    shared.s.req_prod = shared.s.rsp_prod = 0xfffffff0u;
+    for (int i = 0; i < 32; i++) {
+        RING_GET_REQUEST(&front, front.req_prod_pvt)->id = (uint64_t)i;
+        front.req_prod_pvt++;
+    }
+    CHECK(RING_FULL(&front), "full after 32 across the wrap");
+    RING_PUSH_REQUESTS(&front);
+    RING_FINAL_CHECK_FOR_REQUESTS(&back, work);
+    CHECK(work == 32 && RING_GET_REQUEST(&back, back.req_cons + 31)->id == 31, "32 requests across the wrap");
+}
+
+static evtchn_port_t handled[8];
+static int nr_handled;
+static void record_port(evtchn_port_t port, void *data)
+{
+    CHECK(data == &handled, "handler data passed through");
+    if (nr_handled < 8)
+        handled[nr_handled++] = port;
+}
+
+static void test_dispatcher_runs_handlers_of_pending_unmasked_ports(void)
+{
+    static shared_info_t si;
+    memset(&si, 0, sizeof(si));
+    pv_shared_info = &si;
+    nr_handled = 0;
+    CHECK(pv_evtchn_set_handler(3, record_port, &handled) == 0, "handler on 3");
+    CHECK(pv_evtchn_set_handler(70, record_port, &handled) == 0, "handler on 70");
+    CHECK(pv_evtchn_set_handler(4096, record_port, NULL) == -XEN_EINVAL, "port beyond the 2-level ABI");
+
+    si.evtchn_pending[0] = 1UL << 3;
+    si.evtchn_pending[1] = 1UL << (70 - 64);
+    si.evtchn_pending[2] = 1UL << (130 - 128);          /* no handler: left for a poller */
+    si.evtchn_mask[1] = 1UL << (70 - 64);               /* masked: not delivered */
+    si.vcpu_info[0].evtchn_pending_sel = 0x7;
+    si.vcpu_info[0].evtchn_upcall_pending = 1;
+
+    int ran = pv_evtchn_dispatch();
+    CHECK(ran == 1 && nr_handled == 1 && handled[0] == 3, "only port 3 ran (ran=%d)", ran);
+    CHECK(si.evtchn_pending[0] == 0, "port 3 consumed");
+    CHECK(si.evtchn_pending[1] == 1UL << 6 && si.evtchn_pending[2] == 1UL << 2, "masked and handler-less ports stay pending");
+    CHECK(si.vcpu_info[0].evtchn_pending_sel == 0 && si.vcpu_info[0].evtchn_upcall_pending == 0,
+          "selector and summary cleared");
+
+    /* Unmasked later, the hypervisor sets the selector again. */
+    si.evtchn_mask[1] = 0;
+    si.vcpu_info[0].evtchn_pending_sel = 0x2;
+    ran = pv_evtchn_dispatch();
+    CHECK(ran == 1 && handled[1] == 70 && si.evtchn_pending[1] == 0, "port 70 after unmask");
+
+    CHECK(pv_evtchn_set_handler(3, NULL, NULL) == 0, "handler removed");
+    si.evtchn_pending[0] = 1UL << 3;
+    si.vcpu_info[0].evtchn_pending_sel = 0x1;
+    CHECK(pv_evtchn_dispatch() == 0 && si.evtchn_pending[0] == 1UL << 3, "removed handler: port stays pending");
+    pv_shared_info = NULL;
+    CHECK(pv_evtchn_dispatch() == 0, "no shared_info: nothing to do");
+}
+
 int main(void)
 {
     test_printf_matches_c_library();
@@ -399,6 +818,19 @@ int main(void)
     test_xenbus_read_rejects_oversized_reply_length();
     test_xenbus_read_rejects_mismatched_reply_type();
     test_xenbus_read_without_store_ring_fails();
+    test_xenbus_write_sends_path_nul_value_in_transaction();
+    test_xenbus_directory_counts_names();
+    test_xenbus_watch_events_are_queued_and_read_in_order();
+    test_xenbus_transaction_retries_on_eagain();
+    test_xenbus_set_perms_sends_each_permission_with_its_nul();
+    test_scale_delta_applies_shift_then_multiplier();
+    test_system_time_follows_the_published_record();
+    test_page_pool_covers_the_rest_of_the_initial_mapping();
+    test_page_allocator_hands_out_distinct_zeroed_pages();
+    test_heap_allocates_aligned_blocks_and_reuses_them();
+    test_grants_fill_entries_and_end_access_respects_mappings();
+    test_ring_macros_follow_xen_event_avoidance();
+    test_dispatcher_runs_handlers_of_pending_unmasked_ports();
 
     printf("runtime_test: %d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;

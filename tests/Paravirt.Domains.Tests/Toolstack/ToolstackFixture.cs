@@ -32,7 +32,8 @@ internal sealed class ToolstackFixture : IDisposable
         Hv = new Hypervisor.Hypervisor(Memory, new ParkedPlatform());
         XenStore = new XenStoreDaemon();
         Consoled = new XenConsoled(Hv, logDirectory: null);
-        Toolstack = new Domains.Toolstack.Toolstack(Hv, XenStore, Consoled);
+        // Restarts without xl's 2 s pause, so on_*=restart tests need not wait it out (ToolstackRestartTests set it).
+        Toolstack = new Domains.Toolstack.Toolstack(Hv, XenStore, Consoled) { RestartDelay = TimeSpan.Zero };
         Dir = Path.Combine(Path.GetTempPath(), "paravirt-ts-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(Dir);
     }

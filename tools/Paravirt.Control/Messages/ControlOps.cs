@@ -30,13 +30,21 @@ public static class ControlOps
     public const string Info = "info";
     /// <summary>Bring Domain's vCPUs 0..VcpuCount-1 online, the rest offline.</summary>
     public const string VcpuSet = "vcpu-set";
+    /// <summary>Hot-plug Disk into Domain (xl block-attach).</summary>
+    public const string BlockAttach = "block-attach";
+    /// <summary>Unplug Device (a vdev or device number) from Domain; Force skips asking the guest (xl block-detach).</summary>
+    public const string BlockDetach = "block-detach";
+    /// <summary>Domain's virtual block devices (xl block-list).</summary>
+    public const string BlockList = "block-list";
 
     public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.Ordinal)
     {
         Ping, Create, List, Destroy, Pause, Unpause, Console, Wait, Dmesg, Shutdown, Rename, MemSet, MemMax, Info, VcpuSet,
+        BlockAttach, BlockDetach, BlockList,
     };
 
     /// <summary>Operations whose request must name a domain.</summary>
     public static bool NeedsDomain(string op) =>
-        op is Destroy or Pause or Unpause or Console or Wait or Shutdown or Rename or MemSet or MemMax or VcpuSet;
+        op is Destroy or Pause or Unpause or Console or Wait or Shutdown or Rename or MemSet or MemMax or VcpuSet
+            or BlockAttach or BlockDetach or BlockList;
 }

@@ -29,4 +29,8 @@ public sealed class ControlRequest
     public bool Long { get; set; }
     /// <summary>vcpu-set: how many vCPUs to have online.</summary>
     public int VcpuCount { get; set; }
+    /// <summary>block-attach: the parsed disk specification (xl parses, as libxl's callers do).</summary>
+    public DiskSpec? Disk { get; set; }
+    /// <summary>block-detach: the device, by vdev or device number.</summary>
+    public string? Device { get; set; }
 }

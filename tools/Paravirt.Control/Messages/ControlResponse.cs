@@ -16,6 +16,8 @@ public sealed class ControlResponse
     public DomainEndInfo? End { get; set; }
     /// <summary>info: the host and hypervisor.</summary>
     public HostSummary? Host { get; set; }
+    /// <summary>block-list: the domain's virtual block devices.</summary>
+    public List<DiskSummary>? Disks { get; set; }
 
     public static ControlResponse Success() => new() { Ok = true };
     public static ControlResponse Failure(string error) => new() { Ok = false, Error = error };
