@@ -1,11 +1,7 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
 using NUnit.Framework;
-using Paravirt.Cpu;
-using Paravirt.Cpu.Emulated;
 using Paravirt.Domains.Console;
-using Paravirt.Domains.Tests.Toolstack;
 using Paravirt.Domains.XenStore;
 
 namespace Paravirt.Domains.Tests.Guests;
@@ -17,66 +13,34 @@ namespace Paravirt.Domains.Tests.Guests;
 /// </summary>
 public class XenbusGuestTests
 {
-    private static string Guest(string relative) =>
-        Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(ToolstackFixture.HelloKernel)))!, "build", relative);
-
     [Test]
     public void AGuestUsesItsOwnStorePathsIsRefusedAnothersAndSeesDom0sWriteThroughItsWatch()
     {
-        using var memory = new MachineMemory(32768);
-        var hv = new Hypervisor.Hypervisor(memory, new EmulatedPlatform());
-        try
-        {
-            var xs = new XenStoreDaemon();
-            var consoled = new XenConsoled(hv, null);
-            using var ts = new Domains.Toolstack.Toolstack(hv, xs, consoled);
+        using var rig = new GuestRig();
+        var xs = rig.Store;
+        // The peer whose subtree the guest must not read: created and left paused.
+        var peer = rig.Create("peer", "tests/spin", memoryMiB: 16);
+        var info = rig.Create("xenbus", "tests/xenbus", cmdline: $"peer={peer.DomId}");
+        using var guest = rig.Start(info);
 
-            // The peer whose subtree the guest must not read: created and left paused.
-            var peer = ts.Create(new XlConfig.DomainConfig { Name = "peer", MemoryMiB = 16, MaxMemMiB = 16, Kernel = Guest("tests/spin") }, paused: true);
-            var info = ts.Create(new XlConfig.DomainConfig
-            {
-                Name = "xenbus", MemoryMiB = 32, MaxMemMiB = 32, Kernel = Guest("tests/xenbus"), Cmdline = $"peer={peer.DomId}",
-            }, paused: true);
-            using var session = ts.AttachConsole(info.DomId);
-            ts.Unpause(info.DomId);
+        string console = guest.ReadUntil("xenbus: watching data/trigger", TimeSpan.FromSeconds(60));
+        Assert.That(console, Does.Contain("xenbus: watching data/trigger"), $"console:\n{console}\ndmesg:\n{rig.Dmesg}");
 
-            var text = new StringBuilder();
-            string Pump(string until)
-            {
-                var deadline = Stopwatch.StartNew();
-                while (!text.ToString().Contains(until, StringComparison.Ordinal) && deadline.Elapsed < TimeSpan.FromSeconds(60))
-                {
-                    while (session.Output.TryRead(out var chunk)) text.Append(Encoding.UTF8.GetString(chunk));
-                    if (session.End.IsCompleted) break;
-                    Thread.Sleep(20);
-                }
-                while (session.Output.TryRead(out var rest)) text.Append(Encoding.UTF8.GetString(rest));
-                return text.ToString();
-            }
+        // The guest's writes are in the store, where Dom0 sees them.
+        string dom = $"/local/domain/{info.DomId}";
+        Assert.That(xs.ReadString(0, $"{dom}/data/greeting"), Is.EqualTo("hello"));
+        Assert.That(xs.ReadString(0, $"{dom}/data/tx-a"), Is.EqualTo("alpha"));
+        Assert.That(xs.Directory(0, $"{dom}/data"), Does.Not.Contain("tx-b").And.Not.Contain("aborted"));
+        Assert.That(xs.Directory(0, $"/local/domain/{peer.DomId}/data"), Does.Not.Contain("intruder"));
 
-            string console = Pump("xenbus: watching data/trigger");
-            Assert.That(console, Does.Contain("xenbus: watching data/trigger"), $"console:\n{console}\ndmesg:\n{hv.Console.Read(false)}");
-
-            // The guest's writes are in the store, where Dom0 sees them.
-            string dom = $"/local/domain/{info.DomId}";
-            Assert.That(xs.ReadString(0, $"{dom}/data/greeting"), Is.EqualTo("hello"));
-            Assert.That(xs.ReadString(0, $"{dom}/data/tx-a"), Is.EqualTo("alpha"));
-            Assert.That(xs.Directory(0, $"{dom}/data"), Does.Not.Contain("tx-b").And.Not.Contain("aborted"));
-            Assert.That(xs.Directory(0, $"/local/domain/{peer.DomId}/data"), Does.Not.Contain("intruder"));
-
-            // Dom0 writes; the guest's watch fires and it finishes.
-            xs.Write(0, $"{dom}/data/trigger", "ping");
-            console = Pump("checks passed");
-            Assert.That(console, Does.Match(@"xenbus: watch fired on \S*data/trigger \(pvtok\)"), console);
-            Assert.That(console, Does.Match(@"xenbus: (\d+)/\1 checks passed"), $"console:\n{console}\ndmesg:\n{hv.Console.Read(false)}");
-            Assert.That(console, Does.Not.Contain("FAIL"), console);
-            ts.Destroy(info.DomId);
-            ts.Destroy(peer.DomId);
-        }
-        finally
-        {
-            hv.Dispose();
-        }
+        // Dom0 writes; the guest's watch fires and it finishes.
+        xs.Write(0, $"{dom}/data/trigger", "ping");
+        console = guest.ReadUntil("checks passed", TimeSpan.FromSeconds(60));
+        Assert.That(console, Does.Match(@"xenbus: watch fired on \S*data/trigger \(pvtok\)"), console);
+        Assert.That(console, Does.Match(@"xenbus: (\d+)/\1 checks passed"), $"console:\n{console}\ndmesg:\n{rig.Dmesg}");
+        Assert.That(console, Does.Not.Contain("FAIL"), console);
+        rig.Toolstack.Destroy(info.DomId);
+        rig.Toolstack.Destroy(peer.DomId);
     }
 
     /// <summary>
