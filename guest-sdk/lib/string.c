@@ -9,10 +9,13 @@
 
 void *memcpy(void *dst, const void *src, size_t n)
 {
-    unsigned char *d = dst;
-    const unsigned char *s = src;
-    while (n--)
-        *d++ = *s++;
+    /* rep movsq then rep movsb: one instruction per run, which the emulated
+     * CPU executes as a block copy instead of a byte loop. */
+    void *d = dst;
+    const void *s = src;
+    size_t words = n >> 3, bytes = n & 7;
+    __asm__ volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(words) : : "memory");
+    __asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(bytes) : : "memory");
     return dst;
 }
 
@@ -36,9 +39,11 @@ void *memmove(void *dst, const void *src, size_t n)
 
 void *memset(void *dst, int c, size_t n)
 {
-    unsigned char *d = dst;
-    while (n--)
-        *d++ = (unsigned char)c;
+    void *d = dst;
+    unsigned long pattern = 0x0101010101010101UL * (unsigned char)c;
+    size_t words = n >> 3, bytes = n & 7;
+    __asm__ volatile("rep stosq" : "+D"(d), "+c"(words) : "a"(pattern) : "memory");
+    __asm__ volatile("rep stosb" : "+D"(d), "+c"(bytes) : "a"(pattern) : "memory");
     return dst;
 }
 

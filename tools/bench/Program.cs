@@ -11,6 +11,12 @@ var evtchn = new Command("evtchn", "Run the pingpong example (two guests bouncin
     + "events/s, against a host-only round trip over the same event-channel operations measured in the same run.") { evtchnRounds };
 evtchn.SetAction(r => EvtchnBenchmark.Run(Console.Out, Console.Error, r.GetValue(evtchnRounds)));
 root.Subcommands.Add(evtchn);
+var blkMib = new Option<int>("--mib") { Description = "Size of the RAM-backed image (MiB)", DefaultValueFactory = _ => BlkBenchmark.DefaultMiB };
+var blkOps = new Option<int>("--ops") { Description = "Random 4 KiB reads (and writes)", DefaultValueFactory = _ => BlkBenchmark.DefaultOps };
+var blk = new Command("blk", "Boot the blk example in bench mode through xl with a /dev/shm image (blkfront/blkback) and report sequential and "
+    + "4 KiB random throughput and IOPS next to the same I/O done directly on the file by this process.") { blkMib, blkOps };
+blk.SetAction(r => BlkBenchmark.Run(Console.Out, Console.Error, r.GetValue(blkMib), r.GetValue(blkOps)));
+root.Subcommands.Add(blk);
 var micro = new Command("micro", "BenchmarkDotNet micro-benchmark of the interpreter's hot loop (a CRC32 loop on one vCPU).");
 micro.SetAction(_ =>
 {

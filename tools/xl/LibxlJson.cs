@@ -34,9 +34,10 @@ public static class LibxlJson
             ["avail_vcpus"] = new JArray(Enumerable.Range(0, config.Vcpus)),
             ["max_memkb"] = maxMem * 1024,
             ["target_memkb"] = config.MemoryMiB * 1024,
-            ["sched_params"] = new JObject(),
+            ["sched_params"] = SchedParams(config),
             ["type.pv"] = pv,
         };
+        if (HardAffinity(config, maxVcpus) is { } affinity) bInfo["vcpu_hard_affinity"] = affinity;
         if (config.MaxEventChannels is { } channels) bInfo["event_channels"] = channels;
         if (config.MaxGrantFrames is { } grantFrames) bInfo["max_grant_frames"] = grantFrames;
         if (config.MaxMaptrackFrames is { } maptrackFrames) bInfo["max_maptrack_frames"] = maptrackFrames;
@@ -45,12 +46,41 @@ public static class LibxlJson
             ["c_info"] = cInfo,
             ["b_info"] = bInfo,
             ["disks"] = new JArray(config.Disks.Select(d => d.ToLibxlJson())),
-            ["nics"] = new JArray(),
+            ["nics"] = new JArray(config.Vifs.Select(v => v.ToLibxlJson())),
             ["on_poweroff"] = Action(config.OnPoweroff),
             ["on_reboot"] = Action(config.OnReboot),
             ["on_watchdog"] = Action(config.OnWatchdog),
             ["on_crash"] = Action(config.OnCrash),
         };
+    }
+
+    /// <summary>libxl_domain_sched_params: weight and cap when the config sets them (libxl omits its -1 defaults).</summary>
+    private static JObject SchedParams(DomainConfig config)
+    {
+        var p = new JObject();
+        if (config.CpuWeight is { } weight) p["weight"] = weight;
+        if (config.Cap is { } cap) p["cap"] = cap;
+        return p;
+    }
+
+    /// <summary>
+    /// b_info.vcpu_hard_affinity: one libxl_bitmap (a JSON array of set bits) per vcpu, resolved against this host
+    /// as the toolstack sees it (Environment.ProcessorCount pcpus, all in NUMA node 0).
+    /// </summary>
+    private static JArray? HardAffinity(DomainConfig config, int maxVcpus)
+    {
+        if (config.Cpus is not { Count: > 0 } cpus) return null;
+        int nrCpus = Environment.ProcessorCount;
+        IEnumerable<int> NodeCpus(int node) => node == 0 ? Enumerable.Range(0, nrCpus) : [];
+        var maps = new List<JArray>();
+        foreach (string text in cpus)
+        {
+            // The reader validated these; a config that came over the wire otherwise is shown without affinity.
+            try { maps.Add(new JArray(CpuRange.Parse(text ?? "").Resolve(nrCpus, NodeCpus))); }
+            catch (CpuRangeException) { return null; }
+        }
+        int count = config.CpusPerVcpu ? maps.Count : maxVcpus;
+        return new JArray(Enumerable.Range(0, count).Select(i => maps[config.CpusPerVcpu ? i : 0].DeepClone()));
     }
 
     /// <summary>libxl_action_on_shutdown's JSON names.</summary>

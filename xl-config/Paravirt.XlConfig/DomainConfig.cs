@@ -39,6 +39,18 @@ public sealed class DomainConfig
     public uint? MaxMaptrackFrames { get; set; }
     /// <summary><c>disk = [ 'DISKSPEC', ... ]</c> parsed by xl-disk-configuration(5).</summary>
     public List<DiskSpec> Disks { get; set; } = [];
+    /// <summary><c>vif = [ 'VIFSPEC', ... ]</c> parsed by xl-network-configuration(5); not attached yet.</summary>
+    public List<VifSpec> Vifs { get; set; } = [];
+    /// <summary>
+    /// <c>cpus</c> (hard affinity) as validated <see cref="CpuRange"/> texts: one entry applying to every vcpu when the
+    /// config gave a string, else one per vcpu (<see cref="CpusPerVcpu"/>); null: not given. Not enforced yet.
+    /// </summary>
+    public List<string>? Cpus { get; set; }
+    public bool CpusPerVcpu { get; set; }
+    /// <summary><c>cpu_weight</c> (credit scheduler weight, 1–65535); null: the scheduler's default. Not enforced yet.</summary>
+    public int? CpuWeight { get; set; }
+    /// <summary><c>cap</c> (percent of one pcpu, 0 = no cap); null: default. Not enforced yet.</summary>
+    public int? Cap { get; set; }
 
     /// <summary>
     /// What xl would print as warnings while reading the config (ignored keys, cmdline overriding root/extra), one

@@ -17,7 +17,8 @@ public static class XlDomainConfigReader
     public static readonly IReadOnlySet<string> KnownKeys = new HashSet<string>(StringComparer.Ordinal)
     {
         "name", "uuid", "type", "builder", "memory", "maxmem", "vcpus", "maxvcpus", "kernel", "ramdisk", "cmdline",
-        "root", "extra", "on_poweroff", "on_reboot", "on_watchdog", "on_crash", "driver_domain", "disk",
+        "root", "extra", "on_poweroff", "on_reboot", "on_watchdog", "on_crash", "driver_domain", "disk", "vif",
+        "cpus", "cpu_weight", "cap",
         "max_event_channels", "max_grant_frames", "max_maptrack_frames",
     };
 
@@ -77,6 +78,8 @@ public static class XlDomainConfigReader
         if (c.MaxVcpus < c.Vcpus)
             throw new XlConfigException(file["maxvcpus"]!.Value.Position, $"maxvcpus ({c.MaxVcpus}) < vcpus ({c.Vcpus})");
 
+        ReadCpuKeys(file, c);
+
         c.OnPoweroff = Action(file, "on_poweroff") ?? DomainAction.Destroy;
         c.OnReboot = Action(file, "on_reboot") ?? DomainAction.Restart;
         c.OnWatchdog = Action(file, "on_watchdog") ?? DomainAction.Destroy;
@@ -104,6 +107,25 @@ public static class XlDomainConfigReader
                 try { c.Disks.Add(DiskSpec.Parse(item.Atom!)); }
                 catch (DiskSpecException e) { throw new XlConfigException(item.Position, XlValue.OneLine(e.Message)); }
             }
+        }
+
+        if (file["vif"] is { } vifs)
+        {
+            if (!vifs.Value.IsList) throw new XlConfigException(vifs.Value.Position, "vif must be a list of VIFSPEC strings");
+            var devids = new HashSet<int>();
+            foreach (var item in vifs.Value.Items!)
+            {
+                if (item.IsList || item.IsNumber) throw new XlConfigException(item.Position, $"vif entries must be strings, got {item.Describe()}");
+                VifSpec vif;
+                try { vif = VifSpec.Parse(item.Atom!); }
+                catch (VifSpecException e) { throw new XlConfigException(item.Position, XlValue.OneLine(e.Message)); }
+                if (vif.Devid is { } devid && !devids.Add(devid))
+                    throw new XlConfigException(item.Position, $"vif devid {devid} is used twice");
+                if (vif.Accel != null) c.Warnings.Add($"{item.Position}: warning: the accel parameter for vifs is not supported and is ignored");
+                c.Vifs.Add(vif);
+            }
+            if (c.Vifs.Count > 0)
+                c.Warnings.Add($"{vifs.KeyPosition}: warning: {c.Vifs.Count} vif(s) parsed but not attached: network devices are not supported yet");
         }
 
         foreach (var s in file.Settings)
@@ -199,6 +221,34 @@ public static class XlDomainConfigReader
         if (n < min || n > max)
             throw new XlConfigException(v.Position, $"{key} must be between {min} and {max}, got {n}");
         return n;
+    }
+
+    /// <summary>
+    /// <c>cpus</c>: a string for every vcpu or a list with one entry per vcpu (xl_parse.c parse_vcpu_affinity), each
+    /// a <see cref="CpuRange"/>; more entries than maxvcpus is an error (xl drops them silently).
+    /// <c>cpu_weight</c> 1–65535 and <c>cap</c> 0–100×maxvcpus (credit's ranges). Kept, warned as not enforced.
+    /// </summary>
+    private static void ReadCpuKeys(XlConfigFile file, DomainConfig c)
+    {
+        if (file["cpus"] is { } cpus)
+        {
+            List<XlValue> items = cpus.Value.IsList ? cpus.Value.Items! : [cpus.Value];
+            if (cpus.Value.IsList && items.Count > c.MaxVcpus)
+                throw new XlConfigException(cpus.Value.Position, $"cpus lists {items.Count} vcpus but maxvcpus is {c.MaxVcpus}");
+            c.Cpus = [];
+            foreach (var item in items)
+            {
+                if (item.IsList) throw new XlConfigException(item.Position, $"cpus entries must be strings, got {item.Describe()}");
+                try { c.Cpus.Add(CpuRange.Parse(item.Atom!).Text); }
+                catch (CpuRangeException e) { throw new XlConfigException(item.Position, XlValue.OneLine(e.Message)); }
+            }
+            c.CpusPerVcpu = cpus.Value.IsList;
+        }
+        c.CpuWeight = (int?)Long(file, "cpu_weight", 1, 65535);
+        c.Cap = (int?)Long(file, "cap", 0, 100L * c.MaxVcpus);
+        foreach (string key in new[] { "cpus", "cpu_weight", "cap" })
+            if (file[key] is { } s)
+                c.Warnings.Add($"{s.KeyPosition}: warning: `{key}' is parsed but not enforced until the scheduler lands");
     }
 
     /// <summary>An on_* action: one of xl.cfg(5)'s names, compared exactly (xl_parse.c parse_action_on_shutdown).</summary>

@@ -85,7 +85,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
                 throw new ToolstackException($"domain with name \"{config.Name}\" already exists");
             ulong pages = (ulong)config.MemoryMiB * 256;
             Domain d;
-            try { d = _hv.CreateDomain(config.Name, config.Uuid ?? Guid.NewGuid(), pages, config.Vcpus); }
+            try { d = _hv.CreateDomain(config.Name, config.Uuid ?? Guid.NewGuid(), pages, MaxVcpusOf(config)); }
             catch (HypervisorException e) { throw new ToolstackException(e.Message); }
 
             DomainConsole? console = null;
@@ -378,7 +378,8 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         Write(0, $"{dom}/domid", d.Id.ToString(CultureInfo.InvariantCulture), ro);
         Write(0, $"{dom}/memory/static-max", (config.MaxMemMiB * 1024).ToString(CultureInfo.InvariantCulture), ro);
         Write(0, $"{dom}/memory/target", (config.MemoryMiB * 1024).ToString(CultureInfo.InvariantCulture), ro);
-        for (int i = 0; i < config.Vcpus; i++) Write(0, $"{dom}/cpu/{i}/availability", "online", ro);
+        // libxl__build_post: one availability node per possible vCPU; those past `vcpus` start offline.
+        for (int i = 0; i < MaxVcpusOf(config); i++) Write(0, $"{dom}/cpu/{i}/availability", i < config.Vcpus ? "online" : "offline", ro);
         Write(0, $"{dom}/store/port", storePort.ToString(CultureInfo.InvariantCulture), ro);
         Write(0, $"{dom}/store/ring-ref", built.StoreMfn.ToString(CultureInfo.InvariantCulture), ro);
         Write(0, $"{dom}/console/port", consolePort.ToString(CultureInfo.InvariantCulture), ro);
@@ -449,7 +450,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         if (c.Type != "pv") throw new ToolstackException($"type \"{c.Type}\" is not supported: only \"pv\"");
         if (c.MemoryMiB <= 0) throw new ToolstackException($"memory must be positive, got {c.MemoryMiB}");
         if (c.MaxMemMiB != 0 && c.MaxMemMiB < c.MemoryMiB) throw new ToolstackException($"maxmem ({c.MaxMemMiB}) is less than memory ({c.MemoryMiB})");
-        if (c.Vcpus != 1) throw new ToolstackException($"vcpus={c.Vcpus}: only 1 vCPU is supported yet");
+        ValidateVcpus(c); // Toolstack.Vcpus.cs
         if (string.IsNullOrEmpty(c.Kernel)) throw new ToolstackException("a pv domain needs a kernel");
     }
 
@@ -479,7 +480,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
             d.Id, g?.Name ?? d.Name, d.Uuid, (long)(d.IsManaged ? 0 : d.MaxPages / 256),
             d.IsManaged ? Environment.ProcessorCount : d.Vcpus.Count,
             d.StateLetters, d.CpuTimeSeconds, g?.StartTimeUtc ?? _started, g?.TargetKiB ?? 0,
-            d.IsManaged ? null : d.Vcpus.Select(v => new VcpuState(v.Id, true, v.IsRunning, v.IsBlocked, v.CpuTime.TotalSeconds)).ToList());
+            d.IsManaged ? null : d.Vcpus.Select(v => new VcpuState(v.Id, v.IsUp, v.IsRunning, v.IsBlocked, v.CpuTime.TotalSeconds)).ToList());
     }
 
     /// <summary>xenstored's view of a guest's store ring page (a Dom0 foreign mapping).</summary>

@@ -8,6 +8,7 @@
  *                     timed workload for `./bench blk`: sequential write and read
  *                     of the first N MiB (default all), then N random 4 KiB reads
  *                     and writes
+ * "nopersistent" and "noindirect" decline those back-end features.
  *
  * The pattern: 64-bit little-endian word w of the disk (byte offset 8*w) is
  * splitmix64(seed + w).  tests/Paravirt.EndToEnd.Tests/BlockTests.cs computes
@@ -173,7 +174,9 @@ int pv_main(start_info_t *si)
 {
     const char *cmd = (const char *)si->cmd_line;
     uint64_t seed = arg_num(cmd, "seed", 42);
-    long rc = pv_blkfront_open(&dev, -1);
+    unsigned int flags = (has_word(cmd, "nopersistent") ? PV_BLKFRONT_NO_PERSISTENT : 0) |
+                         (has_word(cmd, "noindirect") ? PV_BLKFRONT_NO_INDIRECT : 0);
+    long rc = pv_blkfront_open_flags(&dev, -1, flags);
     if (rc < 0) {
         pv_printf("blk: cannot connect to the disk (error %ld)\n", rc);
         return 1;

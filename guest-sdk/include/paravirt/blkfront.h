@@ -65,6 +65,10 @@ typedef struct pv_blkfront pv_blkfront_t;
  * closed or published nonsense).
  */
 long pv_blkfront_open(pv_blkfront_t *dev, long devid);
+/* Same, declining features the back-end offers (to exercise or compare the plain protocol). */
+#define PV_BLKFRONT_NO_PERSISTENT 0x1u  /* grant per request; feature-persistent "0" */
+#define PV_BLKFRONT_NO_INDIRECT   0x2u  /* direct requests only (11 segments) */
+long pv_blkfront_open_flags(pv_blkfront_t *dev, long devid, unsigned int flags);
 /* nsect sectors from 'sector' into/out of buf (any alignment).  0 or -XEN_E*
  * (-XEN_EINVAL out of range, -XEN_EROFS read-only disk, -XEN_EIO a response
  * other than BLKIF_RSP_OKAY). */

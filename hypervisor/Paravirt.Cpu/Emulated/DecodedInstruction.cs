@@ -24,6 +24,13 @@ internal enum Op : byte
     MovToSegment, PopSegment,
     SseMov, SseMovd, SseMovq, SseLogic, Ldmxcsr, Stmxcsr, SsePackedInt, SseScalar, Fxsave, Fxrstor, SsePackedFloat, SseExtra,
     X87,
+    // Specialised forms chosen at decode time (see DecodedInstruction.Specialise): 32/64-bit register destinations,
+    // no prefixes that matter, so their handlers skip the operand-kind and size dispatch of the generic forms.
+    MovRR64, MovRR32, MovRI, MovRM64, MovRM32, MovMR,
+    AddRR, SubRR, CmpRR, AndRR, OrRR, XorRR, TestRR,
+    AddRI, SubRI, CmpRI, AndRI, OrRI, XorRI, TestRI,
+    IncR, DecR,
+    ShlRI, ShrRI, SarRI,
 }
 
 /// <summary>Operand kinds of a <see cref="DecodedInstruction"/>.</summary>
@@ -159,7 +166,60 @@ internal struct DecodedInstruction
         }
         if (i.ConditionCode != ConditionCode.None) d.Condition = (byte)(i.ConditionCode - 1);
         FixSizes(ref d, i);
+        Specialise(ref d);
         return d;
+    }
+
+    /// <summary>Rewrite the commonest forms (32/64-bit register destination, no lock) to their specialised ops.</summary>
+    private static void Specialise(ref DecodedInstruction d)
+    {
+        if (d.Lock || (d.Size != 4 && d.Size != 8) || d.OperandCount3) return;
+        bool reg0 = d.Kind0 == OperandKind.Register;
+        if (d.Op == Op.Mov)
+        {
+            if (reg0 && d.Kind1 == OperandKind.Register && d.Size1 == d.Size) d.Op = d.Size == 8 ? Op.MovRR64 : Op.MovRR32;
+            else if (reg0 && d.Kind1 == OperandKind.Immediate)
+            {
+                d.Op = Op.MovRI;
+                d.Immediate &= Alu.Mask(d.Size);
+            }
+            else if (reg0 && d.Kind1 == OperandKind.Memory && d.Size1 == d.Size) d.Op = d.Size == 8 ? Op.MovRM64 : Op.MovRM32;
+            else if (d.Kind0 == OperandKind.Memory && d.Kind1 == OperandKind.Register && d.Size1 == d.Size) d.Op = Op.MovMR;
+            return;
+        }
+        if (!reg0) return;
+        if (d.Kind1 == OperandKind.None)
+        {
+            if (d.Op == Op.Inc) d.Op = Op.IncR;
+            else if (d.Op == Op.Dec) d.Op = Op.DecR;
+            return;
+        }
+        if (d.Op is Op.Shl or Op.Shr or Op.Sar && d.Kind1 == OperandKind.Immediate)
+        {
+            // A count that masks to zero changes no flags: left to the generic form.
+            ulong count = d.Immediate & (d.Size == 8 ? 0x3FUL : 0x1FUL);
+            if (count == 0) return;
+            d.Immediate = count;
+            d.Op = d.Op switch { Op.Shl => Op.ShlRI, Op.Shr => Op.ShrRI, _ => Op.SarRI };
+            return;
+        }
+        bool rr = d.Kind1 == OperandKind.Register && d.Size1 == d.Size;
+        bool ri = d.Kind1 == OperandKind.Immediate;
+        if (!rr && !ri) return;
+        var op = d.Op switch
+        {
+            Op.Add => rr ? Op.AddRR : Op.AddRI,
+            Op.Sub => rr ? Op.SubRR : Op.SubRI,
+            Op.Cmp => rr ? Op.CmpRR : Op.CmpRI,
+            Op.And => rr ? Op.AndRR : Op.AndRI,
+            Op.Or => rr ? Op.OrRR : Op.OrRI,
+            Op.Xor => rr ? Op.XorRR : Op.XorRI,
+            Op.Test => rr ? Op.TestRR : Op.TestRI,
+            _ => d.Op,
+        };
+        if (op == d.Op) return;
+        d.Op = op;
+        if (ri) d.Immediate &= Alu.Mask(d.Size);
     }
 
     private static void FillMemory(ref DecodedInstruction d, in Instruction i)

@@ -120,6 +120,100 @@ public sealed unsafe partial class EmulatedVcpu
             case Op.Nop:
                 return true;
 
+            // ---- specialised forms (DecodedInstruction.Specialise): 32/64-bit register destination ----
+            case Op.MovRR64: _r[d.Reg0] = _r[d.Reg1]; return true;
+            case Op.MovRR32: _r[d.Reg0] = (uint)_r[d.Reg1]; return true;
+            case Op.MovRI: _r[d.Reg0] = d.Immediate; return true;
+            case Op.MovRM64: _r[d.Reg0] = Read(Ea(ref d), 8); return true;
+            case Op.MovRM32: _r[d.Reg0] = Read(Ea(ref d), 4); return true;
+            case Op.MovMR: Write(Ea(ref d), d.Size, _r[d.Reg1]); return true;
+            case Op.AddRR: case Op.AddRI:
+            {
+                int size = d.Size;
+                ulong m = Alu.Mask(size), a = _r[d.Reg0] & m, b = d.Op == Op.AddRR ? _r[d.Reg1] & m : d.Immediate;
+                ulong r = (a + b) & m;
+                SetLazy(LazyKind.Add, a, b, r, size);
+                _r[d.Reg0] = r;
+                return true;
+            }
+            case Op.SubRR: case Op.SubRI: case Op.CmpRR: case Op.CmpRI:
+            {
+                int size = d.Size;
+                ulong m = Alu.Mask(size), a = _r[d.Reg0] & m;
+                ulong b = d.Op is Op.SubRR or Op.CmpRR ? _r[d.Reg1] & m : d.Immediate;
+                ulong r = (a - b) & m;
+                SetLazy(LazyKind.Sub, a, b, r, size);
+                if (d.Op is Op.SubRR or Op.SubRI) _r[d.Reg0] = r;
+                return true;
+            }
+            case Op.AndRR: case Op.AndRI: case Op.TestRR: case Op.TestRI:
+            {
+                int size = d.Size;
+                ulong m = Alu.Mask(size);
+                ulong r = _r[d.Reg0] & (d.Op is Op.AndRR or Op.TestRR ? _r[d.Reg1] & m : d.Immediate);
+                SetLazy(LazyKind.Logic, 0, 0, r, size);
+                if (d.Op is Op.AndRR or Op.AndRI) _r[d.Reg0] = r;
+                return true;
+            }
+            case Op.OrRR: case Op.OrRI:
+            {
+                int size = d.Size;
+                ulong m = Alu.Mask(size);
+                ulong r = (_r[d.Reg0] | (d.Op == Op.OrRR ? _r[d.Reg1] : d.Immediate)) & m;
+                SetLazy(LazyKind.Logic, 0, 0, r, size);
+                _r[d.Reg0] = r;
+                return true;
+            }
+            case Op.XorRR: case Op.XorRI:
+            {
+                int size = d.Size;
+                ulong m = Alu.Mask(size);
+                ulong r = (_r[d.Reg0] ^ (d.Op == Op.XorRR ? _r[d.Reg1] : d.Immediate)) & m;
+                SetLazy(LazyKind.Logic, 0, 0, r, size);
+                _r[d.Reg0] = r;
+                return true;
+            }
+            // Shifts by a nonzero immediate count (< operand width) overwrite all six status flags (SDM vol. 2, SAL/SAR/SHL/SHR):
+            // same results as Alu.Shift, without its count and op dispatch and without materialising lazy flags.
+            case Op.ShlRI:
+            {
+                int size = d.Size, c = (int)d.Immediate, bits = size << 3;
+                ulong m = Alu.Mask(size), a = _r[d.Reg0] & m;
+                ulong r = (a << c) & m, cf = (a >> (bits - c)) & 1;
+                _flags = (_eflags & ~Flags.Status) | cf | Alu.Szp(r, size) | ((((r >> (bits - 1)) & 1) ^ cf) << 11);
+                _r[d.Reg0] = r;
+                return true;
+            }
+            case Op.ShrRI:
+            {
+                int size = d.Size, c = (int)d.Immediate;
+                ulong m = Alu.Mask(size), a = _r[d.Reg0] & m;
+                ulong r = a >> c, cf = (a >> (c - 1)) & 1;
+                _flags = (_eflags & ~Flags.Status) | cf | Alu.Szp(r, size) | (((a >> Alu.SignShift(size)) & 1) << 11);
+                _r[d.Reg0] = r;
+                return true;
+            }
+            case Op.SarRI:
+            {
+                int size = d.Size, c = (int)d.Immediate;
+                ulong m = Alu.Mask(size);
+                long sa = (long)Alu.SignExtend(_r[d.Reg0] & m, size);
+                ulong r = (ulong)(sa >> c) & m, cf = (ulong)(sa >> (c - 1)) & 1;
+                _flags = (_eflags & ~Flags.Status) | cf | Alu.Szp(r, size);
+                _r[d.Reg0] = r;
+                return true;
+            }
+            case Op.IncR: case Op.DecR:
+            {
+                int size = d.Size;
+                ulong m = Alu.Mask(size), a = _r[d.Reg0] & m;
+                ulong r = (d.Op == Op.IncR ? a + 1 : a - 1) & m;
+                KeepCarry();
+                SetLazy(d.Op == Op.IncR ? LazyKind.Inc : LazyKind.Dec, a, 1, r, size);
+                _r[d.Reg0] = r;
+                return true;
+            }
+
             case Op.Mov:
             {
                 int size = d.Size;
@@ -164,7 +258,8 @@ public sealed unsafe partial class EmulatedVcpu
                 ulong count = d.Kind1 == OperandKind.Register ? _r[Rcx] : d.Immediate;
                 ulong ea = 0;
                 ulong a = d.Kind0 == OperandKind.Register ? GetReg(d.Reg0, size) : ReadForWrite(ea = Ea(ref d), size);
-                ulong f = _flags;
+                // shl/shr/sar by a nonzero count overwrite all six status flags: no need to materialise lazy ones.
+                ulong f = d.Op is Op.Shl or Op.Shr or Op.Sar && (count & (size == 8 ? 0x3FUL : 0x1FUL)) != 0 ? _eflags : _flags;
                 ulong r = Alu.Shift(d.Op, a, count, size, ref f);
                 if (d.Kind0 == OperandKind.Register) SetReg(d.Reg0, size, r);
                 else if ((count & (size == 8 ? 0x3FUL : 0x1FUL)) != 0) Write(ea, size, r);

@@ -12,7 +12,7 @@ namespace Paravirt.Cpu.Emulated;
 /// </summary>
 public sealed unsafe partial class EmulatedVcpu
 {
-    private enum LazyKind : byte { None = 0, Add, Sub, Logic }
+    private enum LazyKind : byte { None = 0, Add, Sub, Logic, Inc, Dec }
 
     /// <summary>RFLAGS; its six status bits are stale while <see cref="_lazy"/> is not None (the others never are).</summary>
     private ulong _eflags;
@@ -47,6 +47,8 @@ public sealed unsafe partial class EmulatedVcpu
         {
             case LazyKind.Add: Alu.Add(_lazyA, _lazyB, 0, _lazySize, ref f); break;
             case LazyKind.Sub: Alu.Sub(_lazyA, _lazyB, 0, _lazySize, ref f); break;
+            case LazyKind.Inc: Alu.Unary(Op.Inc, _lazyA, _lazySize, ref f); break; // CF was kept in _eflags
+            case LazyKind.Dec: Alu.Unary(Op.Dec, _lazyA, _lazySize, ref f); break;
             default: Alu.Logic(_lazyR, _lazySize, ref f); break;
         }
         _eflags = f;
@@ -88,6 +90,28 @@ public sealed unsafe partial class EmulatedVcpu
         return r;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetLazy(LazyKind kind, ulong a, ulong b, ulong r, int size)
+    {
+        _lazyA = a;
+        _lazyB = b;
+        _lazyR = r;
+        _lazySize = (byte)size;
+        _lazy = kind;
+    }
+
+    /// <summary>inc/dec leave CF alone: pin the current CF into <see cref="_eflags"/> before recording them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void KeepCarry()
+    {
+        switch (_lazy)
+        {
+            case LazyKind.Add: _eflags = (_eflags & ~Flags.CF) | (_lazyR < _lazyA ? Flags.CF : 0); break;
+            case LazyKind.Sub: _eflags = (_eflags & ~Flags.CF) | (_lazyA < _lazyB ? Flags.CF : 0); break;
+            case LazyKind.Logic: _eflags &= ~Flags.CF; break;
+        }
+    }
+
     /// <summary>x86 condition <paramref name="cc"/> (0 o .. 15 g) of the current flags, without materialising them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Condition(int cc) => _lazy == LazyKind.None ? Flags.Condition(cc, _eflags) : LazyCondition(cc);
@@ -106,6 +130,14 @@ public sealed unsafe partial class EmulatedVcpu
             case LazyKind.Sub:
                 cf = a < b;
                 of = ((((a ^ b) & (a ^ r)) >> sign) & 1) != 0;
+                break;
+            case LazyKind.Inc:
+                cf = (_eflags & Flags.CF) != 0;
+                of = r == 1UL << sign;
+                break;
+            case LazyKind.Dec:
+                cf = (_eflags & Flags.CF) != 0;
+                of = a == 1UL << sign;
                 break;
             default:
                 cf = of = false;

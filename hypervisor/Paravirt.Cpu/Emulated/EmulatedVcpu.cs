@@ -80,6 +80,9 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
 
     private bool KickPending => (Volatile.Read(ref _attention) & AttentionKick) != 0;
 
+    // Fully optimised at once: Run loops for as long as the guest computes, and an on-stack-replacement
+    // compilation of the loop is slower than a regular one.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public VcpuExit Run()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

@@ -103,6 +103,7 @@ public sealed partial class Domain
             Monitor.PulseAll(StateLock);
         }
         foreach (var v in Vcpus) v.Cpu.Kick();
+        foreach (var v in Vcpus) v.ReleaseSmpResources();
         Hypervisor.Mmu.Relinquish(this);
         Grants.Teardown();
         // As Xen's domain_destroy: the control domain hears about the death through VIRQ_DOM_EXC too.

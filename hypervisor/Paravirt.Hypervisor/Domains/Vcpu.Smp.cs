@@ -309,13 +309,13 @@ public sealed partial class Vcpu
             || !Canonical(fsBase) || !Canonical(gsKernel) || !Canonical(gsUser)
             || !Canonical(eventCb) || !Canonical(syscallCb) || !Canonical(failsafeCb))
             return -XenErrno.EINVAL;
-        var traps = new TrapInfo[Traps.TrapAbi.Vectors];
+        var traps = new Traps.TrapInfo[Traps.TrapAbi.Vectors];
         for (int i = 0; i < traps.Length; i++)
         {
             int off = CtxTrapCtxt + i * Traps.TrapAbi.TrapInfoSize;
             ulong address = U(off + 8);
             if (!Canonical(address)) return -XenErrno.EINVAL;
-            traps[i] = new TrapInfo { Vector = ctx[off], Flags = ctx[off + 1], Cs = FixSelector(BitConverter.ToUInt16(ctx, off + 2)), Address = address };
+            traps[i] = new Traps.TrapInfo { Vector = ctx[off], Flags = ctx[off + 1], Cs = FixSelector(BitConverter.ToUInt16(ctx, off + 2)), Address = address };
         }
         if (!Hypercalls.Continuation.AddrOk(ldtBase)) return -XenErrno.EINVAL;
         if ((ldtBase & 0xFFF) != 0 || ldtEnts > Hypercalls.MmuextOp.MaxLdtEntries) return -XenErrno.EINVAL;
@@ -354,7 +354,7 @@ public sealed partial class Vcpu
         r.Rsp = rsp;
         ulong rflags = U(CtxUserRegs + RegsRflags);
         VirtualIopl = (int)((rflags >> 12) & 3);
-        r.Rflags = (rflags & ~Paravirt.Cpu.Rflags.IOPL & 0x3F_7FD7) | Paravirt.Cpu.Rflags.IF | Paravirt.Cpu.Rflags.Fixed1;
+        r.Rflags = (rflags & ~Traps.Rflags.IOPL & 0x3F_7FD7) | Traps.Rflags.IF | Traps.Rflags.Fixed1;
         r.Cs = FixSelector(U(CtxUserRegs + RegsCs));
         r.Ss = FixSelector(U(CtxUserRegs + RegsSs));
         r.Ds = (ushort)U(CtxUserRegs + RegsDs);

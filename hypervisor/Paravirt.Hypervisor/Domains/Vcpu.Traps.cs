@@ -94,9 +94,10 @@ public sealed partial class Vcpu
 
     // ---- vcpu_info access ---------------------------------------------------------------------------------
 
-    private unsafe byte* VcpuInfo => Domain.Hypervisor.Memory.Base + (Domain.SharedInfoMfn << 12) + SharedInfoLayout.VcpuInfo(Id);
+    // Through the one accessor (Vcpu.Smp.cs): vcpu_info may have moved with VCPUOP_register_vcpu_info.
+    private unsafe byte* VcpuInfo => VcpuInfoPointer(Domain, Id);
 
-    private bool HasVcpuInfo => Domain.SharedInfoMfn != ulong.MaxValue && Id < SharedInfoLayout.LegacyMaxVcpus;
+    private bool HasVcpuInfo => VcpuInfoAddress != ulong.MaxValue;
 
     internal unsafe byte UpcallMask
     {
@@ -105,7 +106,7 @@ public sealed partial class Vcpu
         {
             if (!HasVcpuInfo) return;
             Volatile.Write(ref *(VcpuInfo + SharedInfoLayout.VcpuUpcallMask), value);
-            Domain.Hypervisor.Memory.NoteWrite(Domain.SharedInfoMfn);
+            NoteVcpuInfoWrite(Domain, Id);
         }
     }
 
@@ -115,7 +116,7 @@ public sealed partial class Vcpu
     {
         if (!HasVcpuInfo) return;
         Unsafe.WriteUnaligned(VcpuInfo + SharedInfoLayout.VcpuArchCr2, cr2);
-        Domain.Hypervisor.Memory.NoteWrite(Domain.SharedInfoMfn);
+        NoteVcpuInfoWrite(Domain, Id);
     }
 
     // ---- bounce frames ------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ public sealed partial class Vcpu
         Id = id;
         Cpu = cpu;
         InitTrapState();
+        InitSmpState();
     }
 
     public Domain Domain => _domain;
@@ -91,12 +92,16 @@ public sealed partial class Vcpu
             {
                 lock (_domain.StateLock)
                 {
-                    while (!_domain.IsDying && (!_domain.IsRunnable || _blocked))
+                    while (!_domain.IsDying && (!_domain.IsRunnable || _blocked || _down))
+                    {
+                        SetRunstate(WaitingRunstate);
                         Monitor.Wait(_domain.StateLock);
+                    }
                     if (_domain.IsDying) return;
                 }
                 // test_all_events: an unmasked pending event enters the guest's event callback first.
                 if (!DeliverPendingEvents()) continue;
+                EnterRunning();
                 long start = Stopwatch.GetTimestamp();
                 _inRun = true;
                 VcpuExit exit;
@@ -105,6 +110,7 @@ public sealed partial class Vcpu
                 {
                     _inRun = false;
                     Interlocked.Add(ref _runTicks, Stopwatch.GetTimestamp() - start);
+                    SetRunstate(Runstate.Runnable);
                 }
                 switch (exit.Reason)
                 {

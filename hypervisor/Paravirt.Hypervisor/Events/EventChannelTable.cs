@@ -382,7 +382,7 @@ public sealed class EventChannelTable
         if ((Interlocked.Or(ref pending, bit) & bit) != 0) return false;
         if ((Volatile.Read(ref mask) & bit) != 0) return false;
         if (vcpu >= SharedInfoLayout.LegacyMaxVcpus) return false;
-        return MarkSelector(shared, word, vcpu);
+        return MarkSelector(d, word, vcpu);
     }
 
     private static unsafe bool UnmaskBits(Domain d, uint port, uint vcpu)
@@ -397,13 +397,15 @@ public sealed class EventChannelTable
         if ((Interlocked.And(ref mask, ~bit) & bit) == 0) return false;
         if ((Volatile.Read(ref pending) & bit) == 0) return false;
         if (vcpu >= SharedInfoLayout.LegacyMaxVcpus) return false;
-        return MarkSelector(shared, word, vcpu);
+        return MarkSelector(d, word, vcpu);
     }
 
     /// <summary>Set the selector bit of <paramref name="word"/> and, if it was clear, evtchn_upcall_pending.</summary>
-    private static unsafe bool MarkSelector(byte* shared, int word, uint vcpu)
+    private static unsafe bool MarkSelector(Domain d, int word, uint vcpu)
     {
-        byte* info = shared + SharedInfoLayout.VcpuInfo((int)vcpu);
+        byte* info = Vcpu.VcpuInfoPointer(d, (int)vcpu); // follows VCPUOP_register_vcpu_info
+        if (info == null) return false;
+        Vcpu.NoteVcpuInfoWrite(d, (int)vcpu);
         ref long sel = ref Unsafe.AsRef<long>(info + SharedInfoLayout.VcpuPendingSel);
         long selBit = 1L << word;
         if ((Interlocked.Or(ref sel, selBit) & selBit) != 0) return true;
@@ -501,21 +503,23 @@ public sealed class EventChannelTable
     /// <summary>Whether a vCPU has an event waiting for delivery (upcall pending), as SCHEDOP_block checks.</summary>
     internal static unsafe bool UpcallPending(Domain d, int vcpu)
     {
-        byte* info = d.Hypervisor.Memory.Base + (d.SharedInfoMfn << 12) + SharedInfoLayout.VcpuInfo(vcpu);
-        return Volatile.Read(ref *(info + SharedInfoLayout.VcpuUpcallPending)) != 0;
+        byte* info = Vcpu.VcpuInfoPointer(d, vcpu);
+        return info != null && Volatile.Read(ref *(info + SharedInfoLayout.VcpuUpcallPending)) != 0;
     }
 
     internal static unsafe bool UpcallsMasked(Domain d, int vcpu)
     {
         if (d.SharedInfoMfn == ulong.MaxValue || vcpu >= SharedInfoLayout.LegacyMaxVcpus) return true;
-        byte* info = d.Hypervisor.Memory.Base + (d.SharedInfoMfn << 12) + SharedInfoLayout.VcpuInfo(vcpu);
-        return Volatile.Read(ref *(info + SharedInfoLayout.VcpuUpcallMask)) != 0;
+        byte* info = Vcpu.VcpuInfoPointer(d, vcpu);
+        return info == null || Volatile.Read(ref *(info + SharedInfoLayout.VcpuUpcallMask)) != 0;
     }
 
     internal static unsafe void EnableEventDelivery(Domain d, int vcpu)
     {
-        byte* info = d.Hypervisor.Memory.Base + (d.SharedInfoMfn << 12) + SharedInfoLayout.VcpuInfo(vcpu);
+        byte* info = Vcpu.VcpuInfoPointer(d, vcpu);
+        if (info == null) return;
         Volatile.Write(ref *(info + SharedInfoLayout.VcpuUpcallMask), (byte)0);
+        Vcpu.NoteVcpuInfoWrite(d, vcpu);
     }
 
     /// <summary>Close every port (domain destruction); peers see their channel go unbound.</summary>
@@ -552,8 +556,19 @@ public sealed class EventChannelTable
             if (!Virq.IsPerVcpu(ch.Virq)) slot = (int)ch.Virq;
             if (slot < _virqPorts.Length && _virqPorts[slot] == port) _virqPorts[slot] = 0;
         }
+        // evtchn_free: a freed port keeps no pending event, or whatever binds it next would see a stale one.
+        ClearPendingBit(_domain, port);
         ch.Reset();
         return 0;
+    }
+
+    private static unsafe void ClearPendingBit(Domain d, uint port)
+    {
+        if (d.IsManaged || d.SharedInfoMfn == ulong.MaxValue || port >= SharedInfoLayout.MaxEventChannels) return;
+        byte* shared = d.Hypervisor.Memory.Base + (d.SharedInfoMfn << 12);
+        ref long pending = ref Unsafe.AsRef<long>(shared + SharedInfoLayout.EvtchnPending + (int)(port / 64) * 8);
+        Interlocked.And(ref pending, ~(1L << (int)(port % 64)));
+        d.Hypervisor.Memory.NoteWrite(d.SharedInfoMfn);
     }
 
     private bool IsValidLocked(uint port) => port != 0 && port < (uint)_ports.Count;

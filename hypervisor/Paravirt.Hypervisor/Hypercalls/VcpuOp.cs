@@ -3,7 +3,7 @@ using Paravirt.Hypervisor.Time;
 
 namespace Paravirt.Hypervisor.Hypercalls;
 
-/// <summary>HYPERVISOR_vcpu_op(cmd, vcpuid, arg) (xen/include/public/vcpu.h): the timer and status operations.</summary>
+/// <summary>HYPERVISOR_vcpu_op(cmd, vcpuid, arg) (xen/include/public/vcpu.h): timers, and bringing vCPUs up and down (Vcpu.Smp.cs).</summary>
 public static class VcpuOp
 {
     public const int Initialise = 0, Up = 1, Down = 2, IsUp = 3, GetRunstateInfo = 4, RegisterRunstateMemoryArea = 5,
@@ -20,9 +20,27 @@ public static class VcpuOp
         var target = d.Vcpus[(int)vcpuId];
         switch (cmd)
         {
+            case Initialise: // struct vcpu_guest_context (Vcpu.Smp.cs)
+                return target.Initialise(v, arg);
+            case Up:
+                return target.Up();
+            case Down:
+                return target.Down();
             case IsUp:
-                // Every vCPU of a domain is brought up when it is first unpaused (no VCPUOP_down yet).
-                return target.IsStarted ? 1 : 0;
+                return target.IsUp ? 1 : 0;
+            case GetRunstateInfo: // struct vcpu_runstate_info
+                return target.CopyRunstateTo(v, arg);
+            case RegisterRunstateMemoryArea: // struct vcpu_register_runstate_memory_area { uint64_t addr; }
+            {
+                if (!GuestMemory.Read(v, arg, out ulong area)) return -XenErrno.EFAULT;
+                return target.RegisterRunstateArea(v, area);
+            }
+            case RegisterVcpuInfo: // struct vcpu_register_vcpu_info { uint64_t mfn; uint32_t offset; uint32_t rsvd; }
+            {
+                if (!GuestMemory.Read(v, arg, out ulong mfn) || !GuestMemory.Read(v, arg + 8, out uint offset))
+                    return -XenErrno.EFAULT;
+                return target.RegisterVcpuInfo(v, mfn, offset);
+            }
             case SetPeriodicTimer: // struct vcpu_set_periodic_timer { uint64_t period_ns; }
             {
                 if (!GuestMemory.Read(v, arg, out ulong period)) return -XenErrno.EFAULT;

@@ -18,10 +18,11 @@ public static class VcpuTime
     public static unsafe void Update(Vcpu v)
     {
         var d = v.Domain;
-        if (d.SharedInfoMfn == ulong.MaxValue || v.Id >= SharedInfoLayout.LegacyMaxVcpus) return;
+        ulong infoMa = v.VcpuInfoAddress; // the shared_info slot, or where VCPUOP_register_vcpu_info moved it
+        if (infoMa == ulong.MaxValue) return;
         var clock = SystemClock.Of(d.Hypervisor);
         var mem = d.Hypervisor.Memory;
-        byte* t = mem.Base + (d.SharedInfoMfn << 12) + SharedInfoLayout.VcpuInfo(v.Id) + SharedInfoLayout.VcpuTime;
+        byte* t = mem.Base + infoMa + SharedInfoLayout.VcpuTime;
         ref uint version = ref Unsafe.AsRef<uint>(t + Version);
         ulong tsc = clock.ReadTsc();
         Volatile.Write(ref version, (Volatile.Read(ref version) + 1) | 1);
@@ -33,7 +34,7 @@ public static class VcpuTime
         *(t + Flags) = TscStableBit;
         Interlocked.MemoryBarrier();
         Volatile.Write(ref version, Volatile.Read(ref version) + 1);
-        mem.NoteWrite(d.SharedInfoMfn);
+        mem.NoteWrite(infoMa >> 12);
     }
 
     /// <summary>update_domain_wallclock_time: the wall clock at system time zero, seconds split low/high.</summary>
