@@ -82,9 +82,6 @@ public class ExampleTests
     }
 
     [Test]
-    [Ignore("Known bug, open: when this runs after the other examples on the same paravirtd (about 1 run in 4), the " +
-        "granter stops in its last xenstore wait after the grantee wrote \"unmapped\" and powered off; passes alone 8/8. " +
-        "Suspect a lost store-ring notification or watch event; see the session note.")]
     public void TheSharedpageExampleSharesAPageBetweenTwoDomains()
     {
         // The granter first, console attached in the background; it waits for a grantee.

@@ -141,6 +141,14 @@ static int granter(long self)
     if (ref < 0)
         pv_panic("sharedpage: grant_access failed (error %ld)", ref);
     pv_barrier();
+    /*
+     * The granter creates the state node itself, so it owns it: xenstored
+     * deletes the nodes a domain owns when that domain dies, and the grantee
+     * powers off right after its last write.  Had the grantee created the
+     * node, the granter could find it gone before reading "unmapped".
+     */
+    pv_snprintf(path, sizeof(path), "%s/state", dir);
+    write_node(path, "granted");
     pv_snprintf(path, sizeof(path), "%s/ref", dir);
     pv_snprintf(value, sizeof(value), "%ld", ref);
     write_node(path, value);
