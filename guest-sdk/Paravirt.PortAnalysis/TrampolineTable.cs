@@ -22,7 +22,7 @@ public readonly record struct TrampolineEntry(ulong Address, byte Length, Trampo
 /// <summary>
 /// The side table libpv links into every kernel (<c>pv_trampoline_table</c> in .data: magic "PVTRAMP1", capacity,
 /// count, then capacity entries of 24 bytes, sorted by address), located through the symbol table. The layout is
-/// pinned here and by _Static_assert in trampoline.h; TrampolineTableTests checks it against the built library.
+/// pinned here and by _Static_assert in trampoline.h; TrampolineTableTests checks it against a built libpv kernel.
 /// </summary>
 public sealed class TrampolineTable
 {
