@@ -2,9 +2,10 @@ namespace Paravirt.PortAnalysis;
 
 /// <summary>One rewrite made by <see cref="KernelPatcher"/>.</summary>
 /// <param name="Finding">The finding it cures.</param>
-/// <param name="Rule">Patch rule id: "cpuid-forced-emulation", "swapgs-nop", "stac-clac-nop".</param>
+/// <param name="Rule">Patch rule id: "cpuid-forced-emulation", "swapgs-nop", "stac-clac-nop", "int3-trampoline".</param>
 /// <param name="Address">First rewritten byte.</param>
-public sealed record AppliedPatch(Finding Finding, string Rule, ulong Address, byte[] Original, byte[] Replacement);
+/// <param name="Trampoline">For "int3-trampoline": the side-table entry libpv's #BP handler replays.</param>
+public sealed record AppliedPatch(Finding Finding, string Rule, ulong Address, byte[] Original, byte[] Replacement, TrampolineEntry? Trampoline = null);
 
 /// <summary>A finding the patcher left alone, and why.</summary>
 public sealed record UnpatchedFinding(Finding Finding, string Reason);
@@ -32,12 +33,18 @@ public sealed class PatchResult(byte[] output, IReadOnlyList<AppliedPatch> appli
 /// (Linux removes it the same way on Xen PV).</item>
 /// <item><b>stac-clac-nop</b>: <c>stac</c>/<c>clac</c> become a 3-byte nop: SMAP is not offered to PV guests, so there
 /// is no AC state to toggle.</item>
+/// <item><b>int3-trampoline</b>: what has no same-size form but a PV equivalent libpv can perform from the registers
+/// (cli, sti, hlt, popfq, mov from cr2/cr3, mov to cr3, mov to/from dr, rdmsr/wrmsr of the FS/GS bases or TSC with the
+/// MSR loaded right before, invlpg, wbinvd/invd, clts, and cpuid without padding) becomes int3 plus nops, with an entry
+/// in the kernel's <c>pv_trampoline_table</c> (<see cref="TrampolineTable"/>, linked in by libpv); libpv's #BP handler
+/// performs the equivalent and resumes after the instruction (<see cref="TrampolinePlanner"/>).</item>
 /// </list>
 /// Findings after a decoder resynchronisation are never patched (they may be data).
 /// </summary>
 public static class KernelPatcher
 {
-    public const string CpuidRule = "cpuid-forced-emulation", SwapgsRule = "swapgs-nop", StacClacRule = "stac-clac-nop";
+    public const string CpuidRule = "cpuid-forced-emulation", SwapgsRule = "swapgs-nop", StacClacRule = "stac-clac-nop",
+        TrampolineRule = "int3-trampoline";
 
     /// <summary>ud2; .ascii "xen" (Xen's public arch-x86/xen.h, XEN_EMULATE_PREFIX).</summary>
     public static ReadOnlySpan<byte> ForcedEmulationPrefix => [0x0f, 0x0b, (byte)'x', (byte)'e', (byte)'n'];
@@ -51,6 +58,8 @@ public static class KernelPatcher
         var output = (byte[])report.Image.Bytes.Clone();
         var applied = new List<AppliedPatch>();
         var remaining = new List<UnpatchedFinding>();
+        var table = TrampolineTable.Find(report.Image, out string? noTable);
+        var trampolines = new List<TrampolineEntry>(table?.Entries ?? []);
         foreach (var f in report.Findings)
         {
             string? reason;
@@ -68,6 +77,10 @@ public static class KernelPatcher
                     : f.Rule.Advisory ? "advisory, left as is: check it by hand (" + f.Rule.Replacement + ")"
                     : "allowed in a PV guest: left as is";
 
+            // No same-size form: an int3 trampoline where libpv can replay the instruction.
+            if (patch == null && !f.AfterResync && TrampolinePlanner.Covers(f.Rule))
+                reason = TryTrampoline(report, f, table, noTable, trampolines, reason!, out patch);
+
             if (patch != null)
             {
                 long? at = report.Image.FileOffsetOf(patch.Address, patch.Replacement.Length);
@@ -78,13 +91,30 @@ public static class KernelPatcher
                 }
                 patch.Replacement.CopyTo(output, at.Value);
                 applied.Add(patch);
+                if (patch.Trampoline is { } entry) trampolines.Add(entry);
             }
             else
             {
                 remaining.Add(new UnpatchedFinding(f, reason!));
             }
         }
+        if (table != null && trampolines.Count > table.Entries.Count) table.Write(output, trampolines);
         return new PatchResult(output, applied, remaining);
+    }
+
+    private static string? TryTrampoline(ScanReport report, Finding f, TrampolineTable? table, string? noTable, List<TrampolineEntry> taken,
+        string reason, out AppliedPatch? patch)
+    {
+        patch = null;
+        var entry = TrampolinePlanner.Plan(report, f, out string? whyNot);
+        if (entry == null) return reason + "; no int3 trampoline: " + whyNot;
+        if (table == null) return reason + "; an int3 trampoline would do, but " + noTable;
+        if (taken.Count >= table.Capacity) return reason + $"; the trampoline table is full ({table.Capacity} entries)";
+        var replacement = new byte[f.Bytes.Length];
+        replacement[0] = 0xcc;
+        FillNops(replacement.AsSpan(1));
+        patch = new AppliedPatch(f, TrampolineRule, f.Address, f.Bytes, replacement, entry);
+        return null;
     }
 
     private static string? Replace(Finding f, string rule, ulong address, byte[] original, byte[] replacement, out AppliedPatch? patch)

@@ -107,6 +107,14 @@ public static class KernelScanner
                 SweepRun(image, region.Name, region.Address, labels, runStart, offset, length, code, findings, pvSites, formatter, text, ref instructions, ref undecodable);
             }
         }
+        // int3 trampolines a previous `pvport patch` left: sites already in their PV form.
+        if (TrampolineTable.Find(image, out _) is { } table)
+            foreach (var t in table.Entries)
+            {
+                var (f, o) = Locate(labels, t.Address, t.Address);
+                pvSites.Add(new PvSite(t.Address, f != null ? $"{f}+0x{o:x}" : $"0x{t.Address:x}", "int3 trampoline: " + t.Action.ToString().ToLowerInvariant()));
+            }
+        pvSites.Sort((a, b) => a.Address.CompareTo(b.Address));
         findings.Sort((a, b) => a.Address.CompareTo(b.Address));
         var scanned = regions.Select(r => new ScannedRegion(r.Name, r.Address, r.Size)).ToList();
         return new ScanReport(image, findings, pvSites, scanned, instructions, undecodable, labels.Length > 0, code);

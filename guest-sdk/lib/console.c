@@ -7,6 +7,7 @@
  * full, kick and yield until xenconsoled has drained some of it.
  */
 #include <paravirt/pv.h>
+#include <paravirt/smp.h>
 
 #include "internal.h"
 
@@ -42,7 +43,33 @@ static long hypervisor_console_write(const char *buf, size_t len)
     return (long)len;
 }
 
+/*
+ * vCPUs write one at a time (a message is not torn by another vCPU's).  The
+ * owner is recorded so a vCPU re-entering (a panic from an upcall handler
+ * that interrupted its own write) goes on instead of deadlocking.
+ */
+static int cons_owner = -1;
+
+static long console_write_locked(const char *buf, size_t len);
+
 long pv_console_write(const char *buf, size_t len)
+{
+    int self = (int)pv_smp_processor_id();
+    if (__atomic_load_n(&cons_owner, __ATOMIC_RELAXED) == self)
+        return console_write_locked(buf, len);
+    int expected;
+    do {
+        expected = -1;
+        if (__atomic_compare_exchange_n(&cons_owner, &expected, self, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            break;
+        __asm__ __volatile__("pause");
+    } while (1);
+    long rc = console_write_locked(buf, len);
+    __atomic_store_n(&cons_owner, -1, __ATOMIC_RELEASE);
+    return rc;
+}
+
+static long console_write_locked(const char *buf, size_t len)
 {
     if (cons_use_hypervisor)
         return hypervisor_console_write(buf, len);

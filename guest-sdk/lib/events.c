@@ -12,6 +12,8 @@
 #include <paravirt/callback.h>
 #endif
 
+#include <paravirt/smp.h>
+
 #include "internal.h"
 
 long pv_evtchn_send(evtchn_port_t port)
@@ -24,8 +26,19 @@ long pv_evtchn_bind_virq(uint32_t virq, uint32_t vcpu, evtchn_port_t *port)
 {
     evtchn_bind_virq_t op = { .virq = virq, .vcpu = vcpu, .port = 0 };
     long rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_virq, &op);
+    if (rc == 0)
+        pv_evtchn_note_vcpu(op.port, vcpu);
     if (rc == 0 && port != NULL)
         *port = op.port;
+    return rc;
+}
+
+long pv_evtchn_bind_vcpu(evtchn_port_t port, uint32_t vcpu)
+{
+    evtchn_bind_vcpu_t op = { .port = port, .vcpu = vcpu };
+    long rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_vcpu, &op);
+    if (rc == 0)
+        pv_evtchn_note_vcpu(port, vcpu);
     return rc;
 }
 
@@ -51,8 +64,10 @@ long pv_evtchn_close(evtchn_port_t port)
 {
     evtchn_close_t op = { .port = port };
     long rc = HYPERVISOR_event_channel_op(EVTCHNOP_close, &op);
-    if (rc == 0 && port_valid(port))
+    if (rc == 0 && port_valid(port)) {
         pv_evtchn_set_handler(port, NULL, NULL);
+        pv_evtchn_note_vcpu(port, 0);
+    }
     return rc;
 }
 
@@ -157,19 +172,27 @@ long pv_evtchn_enable_upcalls(void)
 #endif
     if (rc != 0)
         return rc;
-    vcpu_info_t *vi = &pv_shared_info->vcpu_info[0];
+    pv_upcalls_unmask();
+    return 0;
+}
+
+void pv_upcalls_unmask(void)
+{
+    vcpu_info_t *vi = pv_this_vcpu_info();
+    if (vi == NULL)
+        return;
     pv_barrier();
     PV_WRITE_ONCE(vi->evtchn_upcall_mask, 0);
     pv_mb();
     /* Events that arrived while masked: any hypercall makes Xen deliver them. */
     if (PV_READ_ONCE(vi->evtchn_upcall_pending))
         HYPERVISOR_xen_version(XENVER_version, NULL);
-    return 0;
 }
 
 void pv_evtchn_disable_upcalls(void)
 {
-    if (pv_shared_info != NULL)
-        PV_WRITE_ONCE(pv_shared_info->vcpu_info[0].evtchn_upcall_mask, 1);
+    vcpu_info_t *vi = pv_this_vcpu_info();
+    if (vi != NULL)
+        PV_WRITE_ONCE(vi->evtchn_upcall_mask, 1);
     pv_barrier();
 }

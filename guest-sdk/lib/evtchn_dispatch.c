@@ -1,10 +1,12 @@
 /*
  * evtchn_dispatch.c - the upcall dispatcher: a handler per port, run for
- * every pending, unmasked port the selector word of vCPU 0 points at.
+ * every pending, unmasked port of the running vCPU that its selector word
+ * points at.
  * Pure shared-memory logic (no hypercalls), so the host tests run it
  * against a fake shared_info.
  */
 #include <paravirt/pv.h>
+#include <paravirt/smp.h>
 
 #include "internal.h"
 
@@ -12,6 +14,15 @@ static struct {
     pv_evtchn_handler_t fn;
     void *data;
 } handlers[EVTCHN_2L_NR_CHANNELS];
+
+/* The vCPU each port notifies (0 unless bound elsewhere), so a vCPU runs only its own ports' handlers. */
+static uint8_t port_vcpu[EVTCHN_2L_NR_CHANNELS];
+
+void pv_evtchn_note_vcpu(evtchn_port_t port, unsigned int vcpu)
+{
+    if (port_valid(port) && vcpu < PV_SMP_MAX_VCPUS)
+        PV_WRITE_ONCE(port_vcpu[port], (uint8_t)vcpu);
+}
 
 long pv_evtchn_set_handler(evtchn_port_t port, pv_evtchn_handler_t fn, void *data)
 {
@@ -28,7 +39,8 @@ int pv_evtchn_dispatch(void)
     shared_info_t *s = pv_shared_info;
     if (s == NULL)
         return 0;
-    vcpu_info_t *vi = &s->vcpu_info[0];
+    unsigned int self = pv_smp_processor_id();
+    vcpu_info_t *vi = pv_vcpu_info(self);
     int ran = 0;
 
     PV_WRITE_ONCE(vi->evtchn_upcall_pending, 0);
@@ -45,7 +57,7 @@ int pv_evtchn_dispatch(void)
             /* Only ports with a handler are consumed here; the others stay
              * pending for whoever polls them. */
             pv_evtchn_handler_t fn = handlers[port].fn;
-            if (fn == NULL)
+            if (fn == NULL || PV_READ_ONCE(port_vcpu[port]) != self)
                 continue;
             sync_test_and_clear_bit(port, s->evtchn_pending);
             fn(port, handlers[port].data);

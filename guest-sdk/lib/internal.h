@@ -30,6 +30,19 @@ void pv_mm_pool_range(unsigned long stack_pfn, unsigned long nr_pages,
 /* Use table (entries v1 entries, already mapped) for pv_grant_*. */
 void pv_gnttab_attach(grant_entry_v1_t *table, unsigned int entries);
 
+/* ---- SMP (smp.c, percpu.c, trampoline.c). */
+struct vcpu_guest_context;
+/* Which vCPU a port notifies (bind_virq/bind_ipi/bind_vcpu): only that vCPU's dispatcher runs its handler. */
+void pv_evtchn_note_vcpu(evtchn_port_t port, unsigned int vcpu);
+/* Clear this vCPU's upcall mask and have anything already pending delivered. */
+void pv_upcalls_unmask(void);
+/* Machine frame of the kernel L4 the guest runs on (pt_base, or what a trampolined mov-to-cr3 loaded). */
+xen_pfn_t pv_current_l4_mfn(void);
+/* Copy the trap-table entries libpv installed (pvport trampolines) into a new vCPU's context. */
+void pv_trampoline_fill_context(struct vcpu_guest_context *ctx);
+/* Installs the #BP handler when `pvport patch` filled the trampoline table (pv_boot). */
+void pv_trampoline_init(void);
+
 /* ---- Event channel bitmaps: shared with the hypervisor, so changed with locked instructions. */
 #define BITS_PER_WORD (sizeof(xen_ulong_t) * 8)
 

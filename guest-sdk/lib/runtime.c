@@ -225,6 +225,7 @@ void pv_boot(start_info_t *si)
     pv_shared_info_init(si);
     pv_mm_init(si);
     pv_xenbus_init(si);
+    pv_trampoline_init();
 
     int rc = pv_main(si);
     if (rc != 0) {

@@ -9,6 +9,8 @@
  */
 #include <paravirt/pv.h>
 
+#include <paravirt/smp.h>
+
 #include "internal.h"
 
 uint64_t pv_scale_delta(uint64_t delta, uint32_t mul_frac, int8_t shift)
@@ -29,9 +31,11 @@ static inline uint64_t rdtsc(void)
 
 uint64_t pv_system_time_ns(void)
 {
-    if (pv_shared_info == NULL)
+    /* Each vCPU reads its own time record (its vcpu_info may have moved: VCPUOP_register_vcpu_info). */
+    const vcpu_info_t *vi = pv_this_vcpu_info();
+    if (vi == NULL)
         return 0;
-    const volatile struct vcpu_time_info *t = &pv_shared_info->vcpu_info[0].time;
+    const volatile struct vcpu_time_info *t = &vi->time;
     uint32_t version;
     uint64_t stamp, system, tsc;
     uint32_t mul;

@@ -93,30 +93,68 @@ public class KernelPatcherTests
     }
 
     [Test]
-    public void TheSeededKernelGetsSwapgsAndStacRewrittenAndEverythingElseReported()
+    public void TheSeededKernelGetsNopsAndTrampolinesWhereLibpvCanReplayAndEverythingElseReported()
     {
         var report = PvportSeededTests.Scan();
         var result = KernelPatcher.Patch(report);
-        Assert.That(result.Applied.Select(p => (p.Finding.Function, p.Rule)), Is.EquivalentTo(new[]
+        Assert.That(result.Applied.Where(p => p.Rule != KernelPatcher.TrampolineRule).Select(p => (p.Finding.Function, p.Rule)), Is.EquivalentTo(new[]
         {
             ((string?)"seed_swapgs", KernelPatcher.SwapgsRule), ("seed_stac", KernelPatcher.StacClacRule),
         }));
-        Assert.That(result.Applied.Select(p => Convert.ToHexString(p.Replacement)), Is.All.EqualTo("0F1F00"));
-        Assert.That(result.Remaining.Single(r => r.Finding.Function == "seed_cpuid").Reason, Does.StartWith("fewer than 5 bytes"));
-        Assert.That(result.Remaining.Single(r => r.Finding.Function == "seed_hlt").Reason, Does.StartWith("no same-size PV form: port by hand (HYPERVISOR_sched_op(SCHEDOP_block)"));
+        Assert.That(result.Applied.Where(p => p.Rule != KernelPatcher.TrampolineRule).Select(p => Convert.ToHexString(p.Replacement)), Is.All.EqualTo("0F1F00"));
+        var trampolines = result.Applied.Where(p => p.Rule == KernelPatcher.TrampolineRule).ToList();
+        Assert.That(trampolines.Select(p => (p.Finding.Function, p.Trampoline!.Value.Action)), Is.EquivalentTo(new[]
+        {
+            ((string?)"seed_cli", TrampolineAction.Cli), ("seed_sti", TrampolineAction.Sti), ("seed_popf", TrampolineAction.Popf),
+            ("seed_hlt", TrampolineAction.Hlt), ("seed_mov_from_cr2", TrampolineAction.MovFromCr), ("seed_mov_to_cr3", TrampolineAction.MovToCr),
+            ("seed_mov_from_cr3", TrampolineAction.MovFromCr), ("seed_mov_to_dr7", TrampolineAction.MovToDr),
+            ("seed_mov_from_dr6", TrampolineAction.MovFromDr), ("seed_invlpg", TrampolineAction.Invlpg), ("seed_wbinvd", TrampolineAction.CacheFlush),
+            ("seed_invd", TrampolineAction.CacheFlush), ("seed_cpuid", TrampolineAction.Cpuid), ("seed_clts", TrampolineAction.Clts),
+        }));
+        // int3, then nops up to the original length.
+        Assert.That(trampolines, Has.All.Matches<AppliedPatch>(p => p!.Replacement[0] == 0xcc && p.Replacement.Length == p.Original.Length));
+        Assert.That(result.Remaining.Single(r => r.Finding.Function == "seed_rdmsr").Reason, Does.Contain("the MSR is not loaded into ecx"));
+        Assert.That(result.Remaining.Single(r => r.Finding.Function == "seed_lgdt").Reason, Does.StartWith("no same-size PV form: port by hand (HYPERVISOR_set_gdt"));
         Assert.That(result.Applied.Count + result.Remaining.Count, Is.EqualTo(report.Findings.Count));
 
-        // Only the patched bytes changed.
+        // Only the patched bytes and the trampoline table changed.
+        var table = TrampolineTable.Find(report.Image, out _)!;
         var before = report.Image.Bytes;
         Assert.That(result.Output, Has.Length.EqualTo(before.Length));
         var changed = Enumerable.Range(0, before.Length).Where(i => before[i] != result.Output[i]).ToList();
-        var patched = result.Applied.SelectMany(p => Enumerable.Range((int)report.Image.FileOffsetOf(p.Address, 3)!.Value, 3)).ToList();
+        var patched = result.Applied.SelectMany(p => Enumerable.Range((int)report.Image.FileOffsetOf(p.Address, p.Replacement.Length)!.Value, p.Replacement.Length))
+            .Concat(Enumerable.Range((int)table.FileOffset, TrampolineTable.HeaderSize + table.Capacity * TrampolineTable.EntrySize)).ToList();
         Assert.That(changed, Is.SubsetOf(patched));
         Assert.That(changed, Is.Not.Empty);
 
-        var rescan = KernelScanner.Scan(ElfImage.Parse(result.Output));
-        Assert.That(rescan.Findings.Select(f => f.Function), Does.Not.Contain("seed_swapgs").And.Not.Contain("seed_stac"));
-        Assert.That(rescan.Findings, Has.Count.EqualTo(report.Findings.Count - 2));
+        var patchedImage = ElfImage.Parse(result.Output);
+        var written = TrampolineTable.Find(patchedImage, out _)!;
+        Assert.That(written.Entries, Is.EqualTo(trampolines.Select(p => p.Trampoline!.Value).OrderBy(e => e.Address)));
+        var rescan = KernelScanner.Scan(patchedImage);
+        Assert.That(rescan.Findings.Select(f => f.Function), Does.Not.Contain("seed_swapgs").And.Not.Contain("seed_stac").And.Not.Contain("seed_hlt"));
+        Assert.That(rescan.Findings, Has.Count.EqualTo(report.Findings.Count - result.Applied.Count));
+        Assert.That(rescan.PvSites.Where(p => p.Form.StartsWith("int3 trampoline", StringComparison.Ordinal)).ToList(), Has.Count.EqualTo(trampolines.Count));
+    }
+
+    [Test]
+    public void TheTrampolineEntriesRecordOperandsAsTheHandlerReadsThem()
+    {
+        var result = KernelPatcher.Patch(PvportSeededTests.Scan());
+        TrampolineEntry Of(string function) => result.Applied.Single(p => p.Finding.Function == function).Trampoline!.Value;
+        // seed_mov_to_cr3: mov cr3, rax; seed_mov_from_dr6: mov rax, dr6; seed_invlpg: invlpg [rdi].
+        Assert.That(Of("seed_mov_to_cr3"), Is.EqualTo(new TrampolineEntry(Of("seed_mov_to_cr3").Address, 3, TrampolineAction.MovToCr, Reg: 0, Arg: 3)));
+        Assert.That(Of("seed_mov_from_cr2") with { Address = 0 }, Is.EqualTo(new TrampolineEntry(0, 3, TrampolineAction.MovFromCr, Reg: 0, Arg: 2)));
+        Assert.That(Of("seed_mov_from_dr6") with { Address = 0 }, Is.EqualTo(new TrampolineEntry(0, 3, TrampolineAction.MovFromDr, Reg: 0, Arg: 6)));
+        Assert.That(Of("seed_invlpg") with { Address = 0 }, Is.EqualTo(new TrampolineEntry(0, 3, TrampolineAction.Invlpg, Base: 7)));
+    }
+
+    [Test]
+    public void AKernelWithoutLibpvsTableGetsNoTrampolinesAndIsToldWhy()
+    {
+        // ElfBuilder images have no pv_trampoline_table.
+        var result = PatchCode([0xfa, 0xc3], ("f", 0));
+        Assert.That(result.Applied, Is.Empty);
+        Assert.That(result.Remaining.Single().Reason, Does.Contain("an int3 trampoline would do, but no pv_trampoline_table in the image"));
     }
 
     [Test]
@@ -127,7 +165,7 @@ public class KernelPatcherTests
         {
             var r = Pvport.Run("patch", Kernels.PatchGuest, "-o", once);
             Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
-            Assert.That(r.Stdout, Does.StartWith($"pvport: {Kernels.PatchGuest} -> {once}: 2 patched, 0 left to port by hand"));
+            Assert.That(r.Stdout, Does.StartWith($"pvport: {Kernels.PatchGuest} -> {once}: 23 patched, 0 left to port by hand"));
             Assert.That(r.Stdout, Does.Contain("[cpuid-forced-emulation]: 0f1f4400000fa2 -> 0f0b78656e0fa2"));
             Assert.That(r.Stdout, Does.Contain("[cpuid-forced-emulation]: 0fa20f1f440000 -> 0f0b78656e0fa2"));
             if (!OperatingSystem.IsWindows()) Assert.That(File.GetUnixFileMode(once), Is.EqualTo(File.GetUnixFileMode(Kernels.PatchGuest)));
@@ -141,8 +179,11 @@ public class KernelPatcherTests
 
             var scan = Pvport.Run("scan", once, "--json");
             Assert.That(scan.ExitCode, Is.EqualTo(0), scan.ToString());
-            Assert.That(JObject.Parse(scan.Stdout)["pvSites"]!.Select(s => (string?)s["location"]),
-                Is.EquivalentTo(new[] { "cpuid_pad_before+0x5", "cpuid_pad_after+0x8" }));
+            var sites = JObject.Parse(scan.Stdout)["pvSites"]!;
+            Assert.That(sites.Where(s => (string?)s["form"] == "forced-emulation cpuid").Select(s => (string?)s["location"]),
+                Is.SupersetOf(new[] { "cpuid_pad_before+0x5", "cpuid_pad_after+0x8" }));
+            Assert.That(sites.Where(s => ((string?)s["form"])!.StartsWith("int3 trampoline", StringComparison.Ordinal)), Has.Exactly(21).Items);
+            Assert.That(sites.Select(s => (string?)s["form"]), Does.Contain("int3 trampoline: hlt"));
         }
         finally
         {

@@ -19,7 +19,7 @@ public class PortingGuideTests
     [Test]
     public void EveryPatchRuleIsDocumented()
     {
-        foreach (var rule in new[] { KernelPatcher.CpuidRule, KernelPatcher.SwapgsRule, KernelPatcher.StacClacRule })
+        foreach (var rule in new[] { KernelPatcher.CpuidRule, KernelPatcher.SwapgsRule, KernelPatcher.StacClacRule, KernelPatcher.TrampolineRule })
             Assert.That(Guide, Does.Contain($"**{rule}**"));
     }
 }

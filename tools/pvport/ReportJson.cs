@@ -33,6 +33,7 @@ internal static class ReportJson
             ["patch"] = p.Rule,
             ["original"] = ReportText.Hex(p.Original),
             ["replacement"] = ReportText.Hex(p.Replacement),
+            ["trampoline"] = p.Trampoline is { } t ? t.Action.ToString().ToLowerInvariant() : null,
             ["finding"] = Finding(p.Finding),
         })),
         ["remaining"] = new JArray(result.Remaining.Select(r =>

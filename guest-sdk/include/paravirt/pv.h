@@ -96,6 +96,8 @@ long pv_evtchn_bind_virq(uint32_t virq, uint32_t vcpu, evtchn_port_t *port);
 long pv_evtchn_bind_interdomain(domid_t remote_dom, evtchn_port_t remote_port, evtchn_port_t *port);
 long pv_evtchn_alloc_unbound(domid_t remote_dom, evtchn_port_t *port);
 long pv_evtchn_close(evtchn_port_t port);
+/* EVTCHNOP_bind_vcpu: notify vcpu instead; the dispatcher then runs the port's handler there. */
+long pv_evtchn_bind_vcpu(evtchn_port_t port, uint32_t vcpu);
 /* Masking is the guest's own bit in shared_info; unmask goes through Xen so
  * an event that arrived while masked is delivered. */
 long pv_evtchn_mask(evtchn_port_t port);
@@ -119,13 +121,13 @@ long pv_evtchn_set_handler(evtchn_port_t port, pv_evtchn_handler_t fn, void *dat
 int pv_evtchn_dispatch(void);
 /*
  * Registers the event callback (CALLBACKOP_register, CALLBACKTYPE_event,
- * events masked on entry) and unmasks upcalls on vCPU 0.  Handlers then run
+ * events masked on entry) and unmasks upcalls on the calling vCPU.  Handlers then run
  * asynchronously, on the interrupted stack.
  */
 long pv_evtchn_enable_upcalls(void);
 void pv_evtchn_disable_upcalls(void);
 
-/* ---- Time (vcpu_time_info of vCPU 0, scaled from rdtsc). */
+/* ---- Time (the calling vCPU's vcpu_time_info, scaled from rdtsc). */
 /* ns = system_time + ((tsc - tsc_timestamp) scaled by mul/shift). */
 uint64_t pv_scale_delta(uint64_t delta, uint32_t mul_frac, int8_t shift);
 /* System time in ns since boot; 0 if shared_info is not mapped. */

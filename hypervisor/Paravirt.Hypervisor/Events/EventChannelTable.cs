@@ -94,9 +94,10 @@ public sealed class EventChannelTable
         var hv = caller.Hypervisor;
         if (dom == DomId.Self) dom = caller.Id;
         if (remoteDom == DomId.Self) remoteDom = caller.Id;
-        if (dom != caller.Id && !caller.IsPrivileged) return -XenErrno.EPERM;
+        // As Xen (evtchn_alloc_unbound): the domain is looked up first (-ESRCH), then the XSM check (-EPERM).
         var d = hv.GetDomain(dom);
         if (d == null || d.IsDying) return -XenErrno.ESRCH;
+        if (dom != caller.Id && !caller.IsPrivileged) return -XenErrno.EPERM;
         lock (hv.EventLock)
         {
             int rc = d.EventChannels.AllocPortLocked(out port);
@@ -278,8 +279,9 @@ public sealed class EventChannelTable
         uint vcpu;
         lock (caller.Hypervisor.EventLock)
         {
-            if (!caller.EventChannels.IsValidLocked(port)) return -XenErrno.EINVAL;
-            vcpu = caller.EventChannels._ports[(int)port].NotifyVcpu;
+            // port_is_valid: port 0 is valid (reserved, never bound) in Xen, so unmasking it succeeds.
+            if (port != 0 && !caller.EventChannels.IsValidLocked(port)) return -XenErrno.EINVAL;
+            vcpu = port == 0 ? 0 : caller.EventChannels._ports[(int)port].NotifyVcpu;
         }
         if (caller.IsManaged || caller.IsDying || caller.SharedInfoMfn == ulong.MaxValue) return 0;
         if (UnmaskBits(caller, port, vcpu) && vcpu < caller.Vcpus.Count) caller.Vcpus[(int)vcpu].Wake();

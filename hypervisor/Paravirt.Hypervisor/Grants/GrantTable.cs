@@ -80,9 +80,11 @@ public sealed class GrantTable
     /// </summary>
     public static short SetupTable(Domain caller, ushort dom, uint nrFrames, Span<ulong> frameList)
     {
+        // As Xen: the lookup (GNTST_bad_domain), then the XSM check (GNTST_permission_denied), then the table.
         var d = Resolve(caller, dom);
-        if (d == null || d.IsManaged) return GrantStatus.BadDomain;
+        if (d == null) return GrantStatus.BadDomain;
         if (d != caller && !caller.IsPrivileged) return GrantStatus.PermissionDenied;
+        if (d.IsManaged) return GrantStatus.BadDomain;
         var t = d.Grants;
         lock (t.Lock)
         {
@@ -123,8 +125,9 @@ public sealed class GrantTable
     {
         nrFrames = maxFrames = 0;
         var d = Resolve(caller, dom);
-        if (d == null || d.IsManaged) return GrantStatus.BadDomain;
+        if (d == null) return GrantStatus.BadDomain;
         if (d != caller && !caller.IsPrivileged) return GrantStatus.PermissionDenied;
+        if (d.IsManaged) return GrantStatus.BadDomain;
         lock (d.Grants.Lock)
         {
             nrFrames = (uint)d.Grants._frames.Count;
@@ -139,6 +142,20 @@ public sealed class GrantTable
         current = Version;
         if (version != 1 && version != 2) return -XenErrno.EINVAL;
         return version == 1 ? 0 : -XenErrno.ENOSYS;
+    }
+
+    /// <summary>
+    /// GNTTABOP_get_status_frames (gnttab_get_status_frames, Xen built with grant v2 but limited to v1): a v1 table has
+    /// no status frames, so asking for none is GNTST_okay and asking for any is GNTST_general_error; a missing domain
+    /// is GNTST_bad_domain and another domain's table needs a privileged caller (GNTST_permission_denied).
+    /// </summary>
+    public static short GetStatusFrames(Domain caller, ushort dom, uint nrFrames)
+    {
+        var d = Resolve(caller, dom);
+        if (d == null) return GrantStatus.BadDomain;
+        if (d != caller && !caller.IsPrivileged) return GrantStatus.PermissionDenied;
+        if (d.IsManaged) return GrantStatus.BadDomain;
+        return nrFrames > 0 ? GrantStatus.GeneralError : GrantStatus.Okay;
     }
 
     /// <summary>GNTTABOP_get_version.</summary>

@@ -24,10 +24,12 @@ public static class GrantTableOp
         {
             MapGrantRef => Each(v, uop, count, MapSize, MapOne),
             UnmapGrantRef => Each(v, uop, count, UnmapSize, UnmapOne),
-            SetupTable => Each(v, uop, count, SetupSize, SetupOne),
+            // gnttab_setup_table, gnttab_query_size, gnttab_get_status_frames: "if ( count != 1 ) return -EINVAL".
+            SetupTable => count == 1 ? SetupOne(v, uop) : -XenErrno.EINVAL,
             Copy => Each(v, uop, count, CopySize, CopyOne),
-            QuerySize => Each(v, uop, count, QuerySizeSize, QueryOne),
+            QuerySize => count == 1 ? QueryOne(v, uop) : -XenErrno.EINVAL,
             SetVersion => count == 1 ? SetVersionOne(v, uop) : -XenErrno.EINVAL,
+            GetStatusFrames => count == 1 ? GetStatusFramesOne(v, uop) : -XenErrno.EINVAL,
             GetVersion => count == 1 ? GetVersionOne(v, uop) : -XenErrno.EINVAL,
             _ => -XenErrno.ENOSYS,
         };
@@ -119,6 +121,15 @@ public static class GrantTableOp
         int rc = GrantTable.SetVersion(v.Domain, version, out uint current);
         if (!GuestMemory.Write(v, a, current)) return -XenErrno.EFAULT;
         return rc;
+    }
+
+    // { u32 nr_frames @0; domid_t dom @4; i16 status @6 (OUT); XEN_GUEST_HANDLE(uint64_t) frame_list @8 } — v1 has no
+    // status frames, so nothing is ever written to frame_list.
+    private static long GetStatusFramesOne(Vcpu v, ulong a)
+    {
+        if (!GuestMemory.Read(v, a, out ulong raw)) return -XenErrno.EFAULT;
+        short st = GrantTable.GetStatusFrames(v.Domain, (ushort)(raw >> 32), (uint)raw);
+        return GuestMemory.Write(v, a + 6, st) ? 0 : -XenErrno.EFAULT;
     }
 
     // { domid_t dom @0; u16 pad; u32 version @4 (OUT) }

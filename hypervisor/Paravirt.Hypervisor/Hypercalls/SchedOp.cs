@@ -38,7 +38,9 @@ public static class SchedOp
             case ShutdownCode: // struct sched_shutdown: the reason a later shutdown reports
             {
                 if (!GuestMemory.Read(v, arg, out uint reason)) return -XenErrno.EFAULT;
-                d.SetShutdownCode((ShutdownReason)(reason & 0xFF));
+                // As Xen: only the first code is kept ("if ( d->shutdown_code == SHUTDOWN_CODE_INVALID )").
+                lock (d.StateLock)
+                    if (d.ShutdownCode == null) d.SetShutdownCode((ShutdownReason)(reason & 0xFF));
                 return 0;
             }
             case RemoteShutdown: // struct sched_remote_shutdown { domid_t domain_id @0; unsigned int reason @4; }

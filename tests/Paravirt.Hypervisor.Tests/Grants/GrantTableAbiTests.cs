@@ -123,7 +123,30 @@ public class GrantTableAbiTests
     public void ABatchStopsAtTheFirstFault()
     {
         Put64(0, 0);
-        Assert.That(Op(GrantTableOp.QuerySize, 0x1000, 2), Is.EqualTo(-XenErrno.EFAULT));
+        Assert.That(Op(GrantTableOp.UnmapGrantRef, 0x1000, 2), Is.EqualTo(-XenErrno.EFAULT));
+    }
+
+    [TestCase(GrantTableOp.SetupTable, 0)]
+    [TestCase(GrantTableOp.SetupTable, 2)]
+    [TestCase(GrantTableOp.QuerySize, 0)]
+    [TestCase(GrantTableOp.QuerySize, 2)]
+    [TestCase(GrantTableOp.GetStatusFrames, 2)]
+    public void SingleStructOperationsRefuseAnyOtherCountWithEINVAL(int cmd, int count)
+    {
+        Put64(0, DomId.Self);
+        Assert.That(Op(cmd, _scratch, (ulong)count), Is.EqualTo(-XenErrno.EINVAL));
+    }
+
+    [Test]
+    public void GetStatusFramesOfAV1TableOffersNone()
+    {
+        // { u32 nr_frames @0; domid_t dom @4; i16 status @6; frame_list @8 }
+        Put64(0, 0 | ((ulong)DomId.Self << 32) | (0x7777UL << 48));
+        Assert.That(Op(GrantTableOp.GetStatusFrames, _scratch), Is.Zero);
+        Assert.That(BitConverter.ToInt16(Get(6, 2)), Is.EqualTo(GrantStatus.Okay));
+        Put64(0, 1 | ((ulong)DomId.Self << 32) | (0x7777UL << 48));
+        Assert.That(Op(GrantTableOp.GetStatusFrames, _scratch), Is.Zero);
+        Assert.That(BitConverter.ToInt16(Get(6, 2)), Is.EqualTo(GrantStatus.GeneralError));
     }
 
     [Test]
@@ -162,7 +185,6 @@ public class GrantTableAbiTests
 
     [TestCase(GrantTableOp.Transfer)]
     [TestCase(GrantTableOp.DumpTable)]
-    [TestCase(GrantTableOp.GetStatusFrames)]
     [TestCase(99)]
     public void UnsupportedOperationsAreENOSYS(int cmd) => Assert.That(Op(cmd, _scratch), Is.EqualTo(-XenErrno.ENOSYS));
 }
