@@ -65,6 +65,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
 
     public DomainInfo Create(DomainConfig config, bool paused)
     {
+        if (config.DriverDomain) return CreateDriverDomain(config, paused); // Toolstack.DriverDomains.cs
         Validate(config);
         KernelImage kernel;
         byte[]? ramdisk = null;
@@ -143,6 +144,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     {
         // Seen by a restart whose teardown wins the race with this destroy: it must not build the domain again.
         if (domId < DomId.FirstReserved && _guests.TryGetValue((ushort)domId, out var g)) g.DestroyRequested = true;
+        if (TryDestroyDriverDomain(domId)) return;
         var d = Lookup(domId);
         if (d.IsManaged) throw new ToolstackException("cannot destroy privileged domain 0");
         Teardown(d, destroyed: true);
@@ -184,6 +186,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         if (reason is not (ShutdownReason.Poweroff or ShutdownReason.Reboot))
             throw new ToolstackException($"shutdown reason {reason} cannot be requested (poweroff or reboot)");
         var d = Lookup(domId);
+        if (IsDriverDomain(d.Id)) { TryDestroyDriverDomain(d.Id); return; } // managed code stops at once
         if (d.IsManaged) throw new ToolstackException("cannot shut down domain 0 from the toolstack");
         if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} is not managed by this toolstack");
         if (d.IsShutdown) return;
@@ -288,7 +291,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     public DomainConfig? ConfigOf(uint domId)
     {
         var d = Lookup(domId);
-        return _guests.TryGetValue(d.Id, out var g) ? g.Config : null;
+        return _guests.TryGetValue(d.Id, out var g) ? g.Config : DriverDomainConfig(d.Id);
     }
 
     public string Dmesg(bool clear) => _hv.Console.Read(clear);
@@ -300,6 +303,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         // A death handler may be half way through a teardown: let it finish before the caller disposes the hypervisor.
         DrainDeathHandlers(TimeSpan.FromSeconds(30));
         foreach (var g in _guests.Values) Teardown(g.Domain, destroyed: true);
+        DestroyAllDriverDomains();
         StopDeviceBackends();
     }
 
