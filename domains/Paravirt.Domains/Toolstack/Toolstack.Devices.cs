@@ -95,6 +95,8 @@ public sealed partial class Toolstack
         if (disk.BackendType is not (null or "phy"))
             throw new ToolstackException($"{what}: backendtype={disk.BackendType} is not supported (blkback is backendtype=phy)");
         if (disk.Colo) throw new ToolstackException($"{what}: colo disks are not supported");
+        if (disk.Specification is not (null or "xen"))
+            throw new ToolstackException($"{what}: specification={disk.Specification} is not supported (blkback speaks the Xen PV block protocol)");
         if (disk.Target == null) throw new ToolstackException($"{what}: an empty cdrom drive is not supported (no target)");
         ushort backendId = ResolveBackendDomain(disk);
         uint devid = VbdNodes.DevIdOf(disk.Vdev) ?? throw new ToolstackException($"{what}: invalid vdev `{disk.Vdev}' (see xen-vbd-interface(7))");
