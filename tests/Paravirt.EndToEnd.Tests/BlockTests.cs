@@ -236,6 +236,34 @@ public class BlockTests
     }
 
     [Test]
+    public void DestroyingTheDriverDomainMidWriteFailsTheGuestsIoAndKeepsItsFlushedSectors()
+    {
+        var dd = _xl.Run("create", _xl.Config("storage2", "name = \"storage2\"\ndriver_domain = 1\n"));
+        Assert.That(dd.ExitCode, Is.Zero, dd.ToString());
+        const ulong seed = 41;
+        const long flushedMiB = 2;
+        var image = SparseImage("ddkilled", 16L << 20);
+        var create = _xl.Run("create", Example, "name=\"blk-ddkill\"", $"disk=[\"{image},raw,xvda,rw,backend=storage2\"]",
+            $"extra=\"endure seed={seed} mib={flushedMiB}\"");
+        Assert.That(create.ExitCode, Is.Zero, create.ToString());
+        using (var console = _xl.Start("console", "blk-ddkill"))
+        {
+            Assert.That(Xl.WaitUntil(() => console.Output.Contains("blk: writing on past sector", StringComparison.Ordinal), TimeSpan.FromSeconds(120)),
+                Is.True, console.Output);
+            Assert.That(Xl.WaitUntil(() => ReadWord(image, (flushedMiB + 2) << 20) != 0, TimeSpan.FromSeconds(120)), Is.True, console.Output);
+            var destroy = _xl.Run("destroy", "storage2");
+            Assert.That(destroy.ExitCode, Is.Zero, destroy.ToString());
+            // blkfront sees its back-end go (Closing, Closed, then gone), fails the write in flight and the guest ends.
+            Assert.That(console.Process.WaitForExit(60_000), Is.True, "the guest noticed its back-end went: " + console.Output);
+            Assert.That(console.Output, Does.Match(@"blk: write of sectors [0-9]+\+[0-9]+ failed \(error -5\)\n"), console.Output);
+            Assert.That(console.Output, Does.Contain("blk: FAILED ("), console.Output);
+        }
+        Assert.That(ListedNames(), Does.Not.Contain("storage2"));
+        Assert.That(_xl.Run("dmesg").Stdout, Does.Contain("driver domain \"storage2\" destroyed (1 device(s) closed)"));
+        Assert.That(Sha256Of(image, flushedMiB << 20), Is.EqualTo(ExpectedSha256(flushedMiB << 20, seed)), "the flushed sectors");
+    }
+
+    [Test]
     public void AHostileCFrontEndGetsOnlyErrorsWhileAWellBehavedGuestOnAnotherDiskKeepsWorking()
     {
         const ulong seed = 31;
