@@ -117,6 +117,28 @@ public class DriverDomainTests
     }
 
     [Test]
+    public void TheDriverDomainReadsOnlyTheFrontEndDirectoriesOfDevicesItServes()
+    {
+        using var f = new ToolstackFixture();
+        var (dd, guest, _) = GuestOnDriverDomain(f);
+        var other = f.Toolstack.Create(f.Config("other"), paused: true);
+        f.Toolstack.AttachDisk(other.DomId, DiskSpec.Parse($"vdev=xvdb,target={Image(f, "other.img")}")); // served by Dom0
+        ushort be = (ushort)dd.DomId;
+        Assert.That(f.XenStore.ReadString(be, $"/local/domain/{guest.DomId}/device/vbd/51712/state"), Is.EqualTo("1"));
+        foreach (var path in new[]
+                 {
+                     $"/local/domain/{guest.DomId}/name", $"/local/domain/{other.DomId}/device/vbd/51728/state",
+                     $"/local/domain/0/backend/vbd/{other.DomId}/51728/params",
+                 })
+        {
+            var e = Assert.Throws<XenStoreException>(() => f.XenStore.ReadString(be, path), path)!;
+            Assert.That(e.Errno, Is.EqualTo(XsErrno.EACCES), path);
+        }
+        Assert.Throws<XenStoreException>(() => f.XenStore.Write(be, $"/local/domain/{guest.DomId}/device/vbd/51712/state", "6"),
+            "it may not write the front-end's state");
+    }
+
+    [Test]
     public void AGuestDoesIoThroughTheDriverDomainWhichMapsOnlyWhatTheGuestGrantedIt()
     {
         using var f = new ToolstackFixture();
