@@ -10,7 +10,7 @@ namespace Paravirt.Domains.Toolstack;
 
 // Driver domains (xl.cfg driver_domain=1): managed domains with their own domid, name and xenstore home that host
 // back-ends for guests' devices (a disk spec's backend=<name|id>). Their "kernel" is Paravirt's managed back-end code,
-// so a driver-domain config names no kernel; `xl create` starts it running (it cannot be paused), `xl list` shows it,
+// so a driver-domain config names no kernel; `xl create` starts it running (there are no vCPUs to pause), `xl list` shows it,
 // `xl destroy` (or `xl shutdown`) stops its back-ends first - each front-end sees its back-end go Closing, then Closed,
 // and every grant mapping and event channel the back-end held is released - then removes its nodes and the domain.
 public sealed partial class Toolstack
@@ -34,6 +34,10 @@ public sealed partial class Toolstack
     /// <summary>The BackendDomain of a driver domain (tests look at its grant mappings through it).</summary>
     internal BackendDomain? DriverDomainBackends(ushort domId) => _driverDomains.TryGetValue(domId, out var dd) ? dd.Backends : null;
 
+    /// <summary>
+    /// Build a driver domain from its config. <paramref name="paused"/> has no effect: there are no vCPUs to hold (`xl
+    /// create -c` creates paused, then finds no console and destroys it again).
+    /// </summary>
     private DomainInfo CreateDriverDomain(DomainConfig config, bool paused)
     {
         ValidateName(config.Name);
@@ -43,7 +47,6 @@ public sealed partial class Toolstack
         if (config.Ramdisk != null) throw new ToolstackException($"{what}: ramdisk= is not used: a driver domain boots no kernel");
         if (config.Disks.Count > 0) throw new ToolstackException($"{what}: a driver domain has no disks of its own (give guests' disks backend={config.Name})");
         if (config.Type != "pv") throw new ToolstackException($"type \"{config.Type}\" is not supported: only \"pv\"");
-        if (paused) throw new ToolstackException($"{what} cannot be created paused: it runs managed code, not vCPUs");
 
         lock (_createLock)
         {

@@ -153,7 +153,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     public void Pause(uint domId)
     {
         var d = Lookup(domId);
-        if (d.IsManaged) throw new ToolstackException("cannot pause domain 0");
+        if (d.IsManaged) throw new ToolstackException(d.Id == 0 ? "cannot pause domain 0" : $"cannot pause driver domain {d.Id}: it runs managed code, not vCPUs");
         try { _hv.Pause(d); }
         catch (HypervisorException e) { throw new ToolstackException(e.Message); }
     }
@@ -161,7 +161,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     public void Unpause(uint domId)
     {
         var d = Lookup(domId);
-        if (d.IsManaged) throw new ToolstackException("cannot unpause domain 0");
+        if (d.IsManaged) throw new ToolstackException(d.Id == 0 ? "cannot unpause domain 0" : $"cannot unpause driver domain {d.Id}: it is never paused");
         try { _hv.Unpause(d); }
         catch (HypervisorException e) { throw new ToolstackException(e.Message); }
     }
@@ -169,7 +169,8 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     public ConsoleSession AttachConsole(uint domId)
     {
         var d = Lookup(domId);
-        if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} has no console");
+        if (!_guests.TryGetValue(d.Id, out var g))
+            throw new ToolstackException(IsDriverDomain(d.Id) ? $"driver domain {domId} has no console (its back-ends are managed code)" : $"domain {domId} has no console");
         var reader = g.Console.Subscribe(out var detach);
         return new ConsoleSession(reader, g.End.Task, input => g.Console.SendInput(input.Span), detach);
     }

@@ -81,12 +81,14 @@ public class DriverDomainTests
     }
 
     [Test]
-    public void ADriverDomainCannotBeCreatedPausedNorTakeAnExistingName()
+    public void ADriverDomainRunsAtOnceCannotBePausedHasNoConsoleAndItsNameIsItsOwn()
     {
         using var f = new ToolstackFixture();
-        Assert.That(Assert.Throws<ToolstackException>(() => f.Toolstack.Create(DriverConfig("dd"), paused: true))!.Message,
-            Does.Contain("cannot be created paused"));
-        f.Toolstack.Create(DriverConfig("dd"), paused: false);
+        var dd = f.Toolstack.Create(DriverConfig("dd"), paused: true); // xl create -c asks for paused; nothing to hold
+        Assert.That(f.Toolstack.Find("dd").State, Does.Not.Contain('p'));
+        Assert.That(Assert.Throws<ToolstackException>(() => f.Toolstack.Pause(dd.DomId))!.Message,
+            Is.EqualTo($"cannot pause driver domain {dd.DomId}: it runs managed code, not vCPUs"));
+        Assert.That(Assert.Throws<ToolstackException>(() => f.Toolstack.AttachConsole(dd.DomId))!.Message, Does.Contain("has no console"));
         Assert.That(Assert.Throws<ToolstackException>(() => f.Toolstack.Create(DriverConfig("dd"), paused: false))!.Message,
             Does.Contain("already exists"));
     }
