@@ -144,6 +144,8 @@ public sealed partial class Toolstack
     private void AskFrontendToClose(VbdDevice dev)
     {
         if (ReadOrNull($"{dev.FrontendPath}/state") is not ("3" or "4")) return;
+        // A back-end whose driver domain is gone has nothing to close (and writing its nodes would re-create them).
+        if (BlkBackFor(dev.BackendId) == null) return;
         try
         {
             _xenstore.Write(0, $"{dev.BackendPath}/online", "0");
