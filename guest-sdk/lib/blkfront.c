@@ -34,6 +34,9 @@ struct slot {
 };
 static struct slot slots[MAX_SLOTS];
 
+/* How long a request may wait for its response before the back-end's state is looked at. */
+#define BACKEND_CHECK_NS 1000000000ull
+
 /* ---- small helpers */
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -100,6 +103,9 @@ static int wait_state(const char *dir, unsigned int want, XenbusState *got)
         rc = read_state(dir, &st);
         if (rc < 0)
             break;
+        /* A back-end whose directory is gone (its domain died) is as good as Closed. */
+        if (st == XenbusStateUnknown)
+            st = XenbusStateClosed;
         if (want & (1u << st)) {
             *got = st;
             break;
@@ -479,8 +485,19 @@ static long reap(pv_blkfront_t *dev, bool block, long *err, unsigned int *done)
             return n;
         int more;
         RING_FINAL_CHECK_FOR_RESPONSES(&dev->ring, more);
-        if (!more)
-            pv_evtchn_wait(dev->port, 0);
+        if (more)
+            continue;
+        /* A back-end that is closing (or whose domain was destroyed) answers no more: look every second. */
+        if (pv_evtchn_wait(dev->port, pv_system_time_ns() + BACKEND_CHECK_NS) == -XEN_ETIME) {
+            /* Unreadable (EACCES once the back-end's domain and its directory are gone) counts as gone. */
+            XenbusState st = XenbusStateUnknown;
+            if (read_state(dev->backend, &st) < 0 || st == XenbusStateClosing || st == XenbusStateClosed ||
+                st == XenbusStateUnknown) {
+                pv_printf("blkfront: back-end %s is %s with requests in flight\n", dev->backend,
+                          st == XenbusStateUnknown ? "gone" : st == XenbusStateClosing ? "closing" : "closed");
+                return -XEN_EIO;
+            }
+        }
     }
 }
 

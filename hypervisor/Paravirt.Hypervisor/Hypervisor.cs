@@ -166,7 +166,7 @@ public sealed partial class Hypervisor : IDisposable
     /// </summary>
     public void DestroyDomain(Domain d)
     {
-        if (d.IsManaged) throw new HypervisorException(XenErrno.EPERM, "Domain-0 cannot be destroyed");
+        if (d == Dom0) throw new HypervisorException(XenErrno.EPERM, "Domain-0 cannot be destroyed");
         lock (_domainsLock)
         {
             if (!_domains.Remove(d.Id)) return;
@@ -237,7 +237,7 @@ public sealed partial class Hypervisor : IDisposable
 
     public void Dispose()
     {
-        foreach (var d in Domains.Where(d => !d.IsManaged)) DestroyDomain(d);
+        foreach (var d in Domains.Where(d => d != Dom0)) DestroyDomain(d);
     }
 }
 

@@ -145,4 +145,162 @@ public class BlockTests
         var bytes = File.ReadAllBytes(image);
         Assert.That(bytes.All(b => b == 0), Is.True, "nothing was written");
     }
+    private static string Sha256Of(string path, long bytes)
+    {
+        using var f = File.OpenRead(path);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buf = new byte[1 << 20];
+        for (long done = 0; done < bytes;)
+        {
+            int n = f.Read(buf, 0, (int)Math.Min(buf.Length, bytes - done));
+            if (n == 0) break;
+            sha.AppendData(buf, 0, n);
+            done += n;
+        }
+        return Convert.ToHexString(sha.GetHashAndReset());
+    }
+
+    private static long ReadWord(string path, long offset)
+    {
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var b = new byte[8];
+        f.Position = offset;
+        f.ReadExactly(b);
+        return BinaryPrimitives.ReadInt64LittleEndian(b);
+    }
+
+    private uint DomIdOf(string name)
+    {
+        var line = _xl.Run("list", name).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Single();
+        return uint.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+    }
+
+    private IEnumerable<string> ListedNames() =>
+        _xl.Run("list").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(l => l.Split(' ', 2)[0]);
+
+    [Test]
+    public void ADiskServedFromADriverDomainCarriesThePatternAndBlockListShowsTheBackendId()
+    {
+        var dd = _xl.Run("create", _xl.Config("storage", "name = \"storage\"\ndriver_domain = 1\n"));
+        Assert.That(dd.ExitCode, Is.Zero, dd.ToString());
+        uint ddId = DomIdOf("storage");
+        const ulong seed = 11;
+        long bytes = 4L << 20;
+        var image = SparseImage("driverdomain", bytes);
+        var create = _xl.Run("create", "-p", Example, "name=\"blk-dd\"", $"disk=[\"{image},raw,xvda,rw,backend=storage\"]", $"extra=\"write seed={seed}\"");
+        Assert.That(create.ExitCode, Is.Zero, create.ToString());
+
+        var list = _xl.Run("block-list", "blk-dd");
+        var row = list.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Single().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(row[0], Is.EqualTo("51712"), list.ToString());
+        Assert.That(row[1], Is.EqualTo(ddId.ToString()), "BE column: " + list);
+        Assert.That(row[^1], Does.StartWith($"/local/domain/{ddId}/backend/vbd/"), list.ToString());
+
+        using (var console = _xl.Start("console", "blk-dd"))
+        {
+            Thread.Sleep(500); // let the console attach before the guest runs
+            Assert.That(_xl.Run("unpause", "blk-dd").ExitCode, Is.Zero);
+            Assert.That(console.Process.WaitForExit(120_000), Is.True, "console exits when the guest dies: " + console.Output);
+            Assert.That(console.Output, Does.Contain($"blk: wrote 4 MiB (seed {seed})\nblk: flushed\n"), console.Output);
+            Assert.That(console.Output, Does.Contain("blk: done ("), console.Output);
+        }
+        Assert.That(FileSha256(image), Is.EqualTo(ExpectedSha256(bytes, seed)), "image checksum");
+
+        var destroy = _xl.Run("destroy", "storage");
+        Assert.That(destroy.ExitCode, Is.Zero, destroy.ToString());
+        Assert.That(ListedNames(), Does.Not.Contain("storage"));
+    }
+
+    [Test]
+    public void KillingTheGuestMidWriteLeavesEverySectorItHadFlushedIntact()
+    {
+        const ulong seed = 21;
+        const long flushedMiB = 2;
+        var image = SparseImage("killed", 16L << 20);
+        var create = _xl.Run("create", Example, "name=\"blk-kill\"", $"disk=[\"{image},raw,xvda,rw\"]", $"extra=\"endure seed={seed} mib={flushedMiB}\"");
+        Assert.That(create.ExitCode, Is.Zero, create.ToString());
+        using (var console = _xl.Start("console", "blk-kill"))
+        {
+            Assert.That(Xl.WaitUntil(() => console.Output.Contains("blk: writing on past sector", StringComparison.Ordinal), TimeSpan.FromSeconds(120)),
+                Is.True, console.Output);
+            Assert.That(console.Output, Does.Contain($"blk: flushed sectors 0+{flushedMiB << 11} (seed {seed})"), console.Output);
+            // Kill it once its unflushed writes are reaching the image, well past the flushed region.
+            Assert.That(Xl.WaitUntil(() => ReadWord(image, (flushedMiB + 2) << 20) != 0, TimeSpan.FromSeconds(120)), Is.True,
+                "the guest writes on after its flush: " + console.Output);
+            var destroy = _xl.Run("destroy", "blk-kill");
+            Assert.That(destroy.ExitCode, Is.Zero, destroy.ToString());
+            Assert.That(console.Process.WaitForExit(30_000), Is.True);
+            Assert.That(console.Output, Does.Not.Contain("blk: done"), "it was killed, not finished");
+        }
+        Assert.That(Sha256Of(image, flushedMiB << 20), Is.EqualTo(ExpectedSha256(flushedMiB << 20, seed)), "the flushed sectors");
+    }
+
+    [Test]
+    public void DestroyingTheDriverDomainMidWriteFailsTheGuestsIoAndKeepsItsFlushedSectors()
+    {
+        var dd = _xl.Run("create", _xl.Config("storage2", "name = \"storage2\"\ndriver_domain = 1\n"));
+        Assert.That(dd.ExitCode, Is.Zero, dd.ToString());
+        const ulong seed = 41;
+        const long flushedMiB = 2;
+        var image = SparseImage("ddkilled", 16L << 20);
+        var create = _xl.Run("create", Example, "name=\"blk-ddkill\"", $"disk=[\"{image},raw,xvda,rw,backend=storage2\"]",
+            $"extra=\"endure seed={seed} mib={flushedMiB}\"");
+        Assert.That(create.ExitCode, Is.Zero, create.ToString());
+        using (var console = _xl.Start("console", "blk-ddkill"))
+        {
+            Assert.That(Xl.WaitUntil(() => console.Output.Contains("blk: writing on past sector", StringComparison.Ordinal), TimeSpan.FromSeconds(120)),
+                Is.True, console.Output);
+            Assert.That(Xl.WaitUntil(() => ReadWord(image, (flushedMiB + 2) << 20) != 0, TimeSpan.FromSeconds(120)), Is.True, console.Output);
+            var destroy = _xl.Run("destroy", "storage2");
+            Assert.That(destroy.ExitCode, Is.Zero, destroy.ToString());
+            // blkfront sees its back-end go (Closing, Closed, then gone), fails the write in flight and the guest ends.
+            Assert.That(console.Process.WaitForExit(60_000), Is.True, "the guest noticed its back-end went: " + console.Output);
+            Assert.That(console.Output, Does.Match(@"blk: write of sectors [0-9]+\+[0-9]+ failed \(error -5\)\n"), console.Output);
+            Assert.That(console.Output, Does.Contain("blk: FAILED ("), console.Output);
+        }
+        Assert.That(ListedNames(), Does.Not.Contain("storage2"));
+        Assert.That(_xl.Run("dmesg").Stdout, Does.Contain("driver domain \"storage2\" destroyed (1 device(s) closed)"));
+        Assert.That(Sha256Of(image, flushedMiB << 20), Is.EqualTo(ExpectedSha256(flushedMiB << 20, seed)), "the flushed sectors");
+    }
+
+    [Test]
+    public void AHostileCFrontEndGetsOnlyErrorsWhileAWellBehavedGuestOnAnotherDiskKeepsWorking()
+    {
+        const ulong seed = 31;
+        const long flushedMiB = 2;
+        var good = SparseImage("good", 8L << 20);
+        var fuzzImage = SparseImage("fuzz", 4L << 20);
+        var fuzzCfg = _xl.GuestConfig("blkfuzz", Path.Combine(Xl.GuestBuild, "tests", "blkfuzz"), memory: 32,
+            extra: $"disk = [ \"{fuzzImage},raw,xvda,rw\" ]\nextra = \"rounds=600 seed=5\"\non_poweroff = \"destroy\"\non_crash = \"destroy\"\n");
+
+        // The well-behaved guest writes all along (endure: flush a region, then rewrite the rest until destroyed).
+        var create = _xl.Run("create", Example, "name=\"blk-good\"", $"disk=[\"{good},raw,xvda,rw\"]", $"extra=\"endure seed={seed} mib={flushedMiB}\"");
+        Assert.That(create.ExitCode, Is.Zero, create.ToString());
+        using var writer = _xl.Start("console", "blk-good");
+        Assert.That(Xl.WaitUntil(() => writer.Output.Contains("blk: writing on past sector", StringComparison.Ordinal), TimeSpan.FromSeconds(120)),
+            Is.True, writer.Output);
+
+        var fuzz = _xl.Run(TimeSpan.FromSeconds(300), "create", "-c", fuzzCfg);
+        Assert.That(fuzz.Stdout, Does.Match(@"blkfuzz: [0-9]+ hostile requests: [0-9]+ errors, [0-9]+ unsupported, 0 okay, 0 lost\n"), fuzz.ToString());
+        Assert.That(fuzz.Stdout, Does.Contain("blkfuzz: honest write and read back of sectors 8+8 ok\n"), fuzz.ToString());
+        Assert.That(fuzz.Stdout, Does.Contain("blkfuzz: back-end closed the ring after req_prod went backwards"), fuzz.ToString());
+        Assert.That(fuzz.Stdout, Does.Contain("blkfuzz: PASS\n"), fuzz.ToString());
+        Assert.That(fuzz.ExitCode, Is.Zero, fuzz.ToString());
+        var bytes = File.ReadAllBytes(fuzzImage);
+        Assert.That(bytes.AsSpan(4096, 4096).ToArray().All(b => b == 0xa5), Is.True, "the honest write landed");
+        Assert.That(bytes.Take(4096).Concat(bytes.Skip(8192)).All(b => b == 0), Is.True, "no hostile write landed");
+        Assert.That(_xl.Run("dmesg").Stdout, Does.Contain("front-end produced bogus ring requests"));
+
+        // The well-behaved guest was writing throughout and still is; what it flushed is intact.
+        Assert.That(ListedNames(), Does.Contain("blk-good"));
+        Assert.That(writer.Output, Does.Not.Contain("failed"), writer.Output);
+        Assert.That(_xl.Run("destroy", "blk-good").ExitCode, Is.Zero);
+        Assert.That(Sha256Of(good, flushedMiB << 20), Is.EqualTo(ExpectedSha256(flushedMiB << 20, seed)), "the well-behaved guest's flushed sectors");
+
+        // Dom0 and blkback still serve new guests.
+        var fresh = SparseImage("after-fuzz", 1L << 20);
+        var r = Boot("blk-after-fuzz", fresh, "write seed=32");
+        Assert.That(r.Stdout, Does.Contain("blk: flushed\n"), r.ToString());
+        Assert.That(FileSha256(fresh), Is.EqualTo(ExpectedSha256(1L << 20, 32)));
+    }
 }

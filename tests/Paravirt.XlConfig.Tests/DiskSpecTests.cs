@@ -36,6 +36,94 @@ public class DiskSpecTests
         Assert.That(d, Is.EqualTo(new DiskSpec { Target = null, Vdev = "hdc", ReadWrite = false, IsCdrom = true }));
     }
 
+    // "These might be specified in the domain config file like this:"
+    [Test]
+    public void TheDocumentsDiskListInAConfigFileIsTwoDisks()
+    {
+        string kernel = typeof(DiskSpecTests).Assembly.Location; // any existing file
+        var file = XlConfigParser.Parse($"name = 'g'\nkernel = '{kernel}'\ndisk = [ '/dev/vg/guest-volume,,hda', '/root/image.iso,,hdc,cdrom' ]\n", "g.cfg");
+        var disks = XlDomainConfigReader.Read(file, "/").Disks;
+        Assert.That(disks, Is.EqualTo(new[]
+        {
+            new DiskSpec { Target = "/dev/vg/guest-volume", Vdev = "hda" },
+            new DiskSpec { Target = "/root/image.iso", Vdev = "hdc", ReadWrite = false, IsCdrom = true },
+        }));
+    }
+
+    // "[<format>:][<target>],<vdev>[:<devtype>],<access>   (deprecated)", and the prefixes that may be stacked on it:
+    // "eg tap:aio:qcow:", "tap:aio:/some/path...".
+    [TestCase("tap:aio:/some/path,xvda,w", "raw", null)]
+    [TestCase("tap:aio:qcow:/some/path,xvda,w", "qcow", null)]
+    [TestCase("qcow2:/some/path,xvda,w", "qcow2", null)]
+    [TestCase("vhd:/some/path,xvda:disk,w", "vhd", null)]
+    [TestCase("tapdisk:tap2:ioemu:file:phy:/some/path,xvda,w", "raw", null)]
+    [TestCase("nbd:/some/path,xvda,w", "raw", "block-nbd")]
+    [TestCase("enbd:/some/path,xvda,w", "raw", "block-enbd")]
+    [TestCase("drbd:/some/path,xvda,w", "raw", "block-drbd")]
+    public void TheDeprecatedSyntaxAndPrefixesAreRead(string spec, string format, string? script)
+    {
+        var d = DiskSpec.Parse(spec);
+        Assert.That(d, Is.EqualTo(new DiskSpec { Target = "/some/path", Format = format, Vdev = "xvda", Script = script }));
+    }
+
+    [Test]
+    public void AnUnknownDeprecatedPrefixIsRefusedAsXlDoes()
+    {
+        var e = Assert.Throws<DiskSpecException>(() => DiskSpec.Parse("cow:/some/path,xvda,w"))!;
+        Assert.That(e.Message, Does.Contain("unknown deprecated disk prefix `cow:'"));
+    }
+
+    // Every value the document lists for each parameter.
+    [TestCase("format=raw", nameof(DiskSpec.Format), "raw")]
+    [TestCase("format=qcow", nameof(DiskSpec.Format), "qcow")]
+    [TestCase("format=qcow2", nameof(DiskSpec.Format), "qcow2")]
+    [TestCase("format=vhd", nameof(DiskSpec.Format), "vhd")]
+    [TestCase("format=qed", nameof(DiskSpec.Format), "qed")]
+    [TestCase("access=ro", nameof(DiskSpec.ReadWrite), false)]
+    [TestCase("access=r", nameof(DiskSpec.ReadWrite), false)]
+    [TestCase("access=rw", nameof(DiskSpec.ReadWrite), true)]
+    [TestCase("access=w", nameof(DiskSpec.ReadWrite), true)]
+    [TestCase("devtype=cdrom", nameof(DiskSpec.IsCdrom), true)]
+    [TestCase("cdrom", nameof(DiskSpec.IsCdrom), true)]
+    [TestCase("backend=driverdom", nameof(DiskSpec.Backend), "driverdom")]
+    [TestCase("backendtype=phy", nameof(DiskSpec.BackendType), "phy")]
+    [TestCase("backendtype=qdisk", nameof(DiskSpec.BackendType), "qdisk")]
+    [TestCase("backendtype=standalone", nameof(DiskSpec.BackendType), "standalone")]
+    [TestCase("backendtype=tap", nameof(DiskSpec.BackendType), "tap")]
+    [TestCase("script=block-iscsi", nameof(DiskSpec.Script), "block-iscsi")]
+    [TestCase("direct-io-safe", nameof(DiskSpec.DirectIoSafe), true)]
+    [TestCase("discard", nameof(DiskSpec.Discard), true)]
+    [TestCase("no-discard", nameof(DiskSpec.Discard), false)]
+    [TestCase("trusted", nameof(DiskSpec.Trusted), true)]
+    [TestCase("untrusted", nameof(DiskSpec.Trusted), false)]
+    [TestCase("specification=xen", nameof(DiskSpec.Specification), "xen")]
+    [TestCase("specification=virtio", nameof(DiskSpec.Specification), "virtio")]
+    [TestCase("grant_usage=1", nameof(DiskSpec.GrantUsage), true)]
+    [TestCase("grant_usage=0", nameof(DiskSpec.GrantUsage), false)]
+    [TestCase("colo", nameof(DiskSpec.Colo), true)]
+    public void EveryDocumentedValueIsRead(string parameter, string property, object expected)
+    {
+        var d = DiskSpec.Parse($"{parameter}, vdev=xvda, target=/img/a.img");
+        Assert.That(typeof(DiskSpec).GetProperty(property)!.GetValue(d), Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void TheColoParametersAreRead() =>
+        Assert.DoesNotThrow(() => DiskSpec.Parse("colo,colo-host=192.168.1.2,colo-port=9000,colo-export=e,active-disk=/a,hidden-disk=/h,vdev=xvda,target=/img"));
+
+    // "Default values apply if the parameter is not specified, or if it is specified with an empty value (whether
+    // positionally or explicitly)."
+    [TestCase("/img/a.img,,xvda,,format=")]
+    [TestCase("/img/a.img,,xvda,rw,format=raw")]
+    [TestCase("/img/a.img,raw,xvda,rw,format=raw")]
+    [TestCase("format=,vdev=xvda,access=,target=/img/a.img")]
+    public void AnEmptyValueIsTheDefaultAndMayBeGivenAgain(string spec) =>
+        Assert.That(DiskSpec.Parse(spec), Is.EqualTo(new DiskSpec { Target = "/img/a.img", Vdev = "xvda" }));
+
+    [Test]
+    public void DevtypeDiskIsAPlainDisk() =>
+        Assert.That(DiskSpec.Parse("/img/a.img,,hdc,devtype=disk").IsCdrom, Is.False);
+
     [Test]
     public void TargetEqualsTakesTheRestIncludingCommas() =>
         Assert.That(DiskSpec.Parse("vdev=xvda, target=/images/a,b.img ").Target, Is.EqualTo("/images/a,b.img "));
@@ -85,6 +173,11 @@ public class DiskSpecTests
     [TestCase("/img/a.img,,xvda,colour=blue", "unknown keyword `colour'")]
     [TestCase("/img/a.img,,xvda,rw,extra", "too many positional parameters")]
     [TestCase("/img/a.img,,xvda,backendtype=nfs", "unknown value for backendtype: nfs")]
+    [TestCase("/img/a.img,raw,xvda,format=qcow2", "format specified twice")]
+    [TestCase("/img/a.img,,xvda,specification=scsi", "unknown value for specification: scsi")]
+    [TestCase("/img/a.img,,xvda,grant_usage=2", "unknown value for grant_usage: 2")]
+    [TestCase("/img/a.img,,xvda,trusted,untrusted", "trusted and untrusted both given")]
+    [TestCase("/img/a.img,,xvda,colo-port=none", "unknown value for colo_port: none")]
     [TestCase("vdev=xvda", "no target specified")]
     public void BadSpecsAreRefusedWithOneLine(string spec, string what)
     {

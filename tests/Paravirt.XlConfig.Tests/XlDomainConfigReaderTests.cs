@@ -171,6 +171,14 @@ public class XlDomainConfigReaderTests
         Assert.That(Error("name = 'x'"), Is.EqualTo("t.cfg:1:1: Neither kernel nor bootloader specified (kernel is required for a pv domain)"));
 
     [Test]
+    public void ADriverDomainNeedsNoKernel()
+    {
+        var c = Read("name = 'storage'\ndriver_domain = 1");
+        Assert.That(c.DriverDomain, Is.True);
+        Assert.That(c.Kernel, Is.Empty);
+    }
+
+    [Test]
     public void AMissingKernelFileIsAnErrorAtItsValue() =>
         Assert.That(Error("name='x'\nkernel = 'nope'"),
             Is.EqualTo($"t.cfg:2:10: kernel file \"nope\" not found (looked in the current directory and in \"{_dir}\")"));

@@ -26,10 +26,20 @@ public sealed partial record DiskSpec
     /// <summary>True/false when discard or no-discard was given; null for the default.</summary>
     public bool? Discard { get; init; }
     public bool Colo { get; init; }
+    /// <summary>xen or virtio (the protocol the guest sees); null: xen.</summary>
+    public string? Specification { get; init; }
+    /// <summary>trusted / untrusted (advice to the front-end); null: the default (trusted).</summary>
+    public bool? Trusted { get; init; }
+    /// <summary>grant_usage=1/0 (virtio only); null: the default.</summary>
+    public bool? GrantUsage { get; init; }
 
     private static readonly string[] Formats = ["raw", "qcow", "qcow2", "vhd", "qed"];
-    private static readonly string[] BackendTypes = ["phy", "tap", "qdisk"];
-    private static readonly string[] FormatPrefixes = ["raw", "qcow", "qcow2", "vhd", "qed"];
+    private static readonly string[] BackendTypes = ["phy", "tap", "qdisk", "standalone"];
+    private static readonly string[] Specifications = ["xen", "virtio"];
+    /// <summary>Parameters whose values are enumerations: giving the same value twice is fine (libxl's DSET).</summary>
+    private static readonly string[] EnumParameters = ["format", "backendtype", "specification"];
+    /// <summary>xl's deprecated format prefixes (the man page names raw:, qcow2: and vhd:; xl also takes qcow:).</summary>
+    private static readonly string[] FormatPrefixes = ["raw", "qcow", "qcow2", "vhd"];
     private static readonly string[] ScriptPrefixes = ["iscsi", "nbd", "enbd", "drbd"];
     private static readonly string[] IgnoredPrefixes = ["tapdisk", "tap2", "tap", "aio", "ioemu", "file", "phy"];
     private static readonly string[] Positional = ["target", "format", "vdev", "access"];
@@ -37,6 +47,10 @@ public sealed partial record DiskSpec
     /// <summary>vdev names of xen-vbd-interface(7): xvd*, hd*, sd*, and the d&lt;disk&gt;p&lt;partition&gt; form.</summary>
     [GeneratedRegex("^((xvd|sd)[a-z]+|hd[a-t])[0-9]*$|^d[0-9]+(p[0-9]+)?$")]
     private static partial Regex VdevPattern();
+
+    /// <summary>What xl takes for a deprecated prefix it does not know: <c>word:</c> then the end or a non-alphanumeric.</summary>
+    [GeneratedRegex("^[a-z][a-z0-9]*:([^a-z0-9]|$)")]
+    private static partial Regex UnknownPrefix();
 
     /// <summary>
     /// Parse a DISKSPEC: comma-separated <c>key=value</c> pairs, flags and positional parameters
@@ -51,8 +65,12 @@ public sealed partial record DiskSpec
         int pos = 0, next = 0;
         void Set(string key, string value, string part)
         {
-            if (values.ContainsKey(key)) throw Error(spec, part, $"{key} specified twice");
-            values[key] = value;
+            // "Each parameter may be specified at most once"; as xl, an empty value given earlier may be replaced, and
+            // an enumeration may be given its same value again.
+            if (values.TryGetValue(key, out var earlier) && earlier.Length > 0
+                && !(EnumParameters.Contains(key) && (earlier == value || (key == "format" && value.Length == 0 && earlier == "raw"))))
+                throw Error(spec, part, $"{key} specified twice");
+            values[key] = value.Length == 0 && earlier is { Length: > 0 } ? earlier : value;
         }
         while (pos <= spec.Length)
         {
@@ -75,7 +93,8 @@ public sealed partial record DiskSpec
                 switch (key)
                 {
                     case "format" or "vdev" or "access" or "devtype" or "backend" or "backendtype" or "script"
-                        or "colo-host" or "colo-port" or "colo-export" or "active-disk" or "hidden-disk" or "specification":
+                        or "colo-host" or "colo-port" or "colo-export" or "active-disk" or "hidden-disk" or "specification"
+                        or "grant_usage":
                         Set(key, value, part);
                         break;
                     default:
@@ -86,7 +105,7 @@ public sealed partial record DiskSpec
             switch (part)
             {
                 case "cdrom": cdrom = true; continue;
-                case "direct-io-safe" or "discard" or "no-discard" or "colo":
+                case "direct-io-safe" or "discard" or "no-discard" or "colo" or "no-colo" or "trusted" or "untrusted":
                     if (!flags.Add(part)) throw Error(spec, part, $"{part} specified twice");
                     continue;
             }
@@ -104,16 +123,18 @@ public sealed partial record DiskSpec
                     if (FormatPrefixes.Contains(prefix)) { Set("format", prefix, part); p = p[(colon + 1)..]; }
                     else if (ScriptPrefixes.Contains(prefix)) { Set("script", "block-" + prefix, part); p = p[(colon + 1)..]; }
                     else if (IgnoredPrefixes.Contains(prefix)) p = p[(colon + 1)..];
+                    else if (UnknownPrefix().IsMatch(p)) throw Error(spec, part, $"unknown deprecated disk prefix `{prefix}:'");
                     else break;
                     // A prefix means xend's syntax, [format:]target,vdev[:devtype],access: no positional format.
                     deprecatedSyntax = true;
                 }
             }
-            // vdev:cdrom (deprecated) is always the vdev.
-            if (p.EndsWith(":cdrom", StringComparison.Ordinal) && next <= 2)
+            // vdev:cdrom and vdev:disk (deprecated) are always the vdev.
+            if ((p.EndsWith(":cdrom", StringComparison.Ordinal) || p.EndsWith(":disk", StringComparison.Ordinal)) && next is 1 or 2)
             {
-                Set("vdev", p[..^6], part);
-                cdrom = true;
+                int colon = p.LastIndexOf(':');
+                Set("vdev", p[..colon], part);
+                cdrom = p.EndsWith(":cdrom", StringComparison.Ordinal);
                 next = 3;
                 continue;
             }
@@ -125,8 +146,8 @@ public sealed partial record DiskSpec
 
         if (values.TryGetValue("devtype", out var devtype))
         {
-            if (devtype != "cdrom") throw Error(spec, $"devtype={devtype}", $"unknown value for devtype: {devtype}");
-            cdrom = true;
+            if (devtype is not ("cdrom" or "disk")) throw Error(spec, $"devtype={devtype}", $"unknown value for devtype: {devtype}");
+            cdrom = devtype == "cdrom";
         }
         string format = values.GetValueOrDefault("format") is { Length: > 0 } f ? f : "raw";
         if (!Formats.Contains(format)) throw Error(spec, format, $"unknown value for format: {format}");
@@ -153,11 +174,27 @@ public sealed partial record DiskSpec
         if (target != null && script == null && !target.StartsWith('/')) target = "/dev/" + target;
         bool? discard = flags.Contains("discard") ? true : flags.Contains("no-discard") ? false : null;
         if (flags.Contains("discard") && flags.Contains("no-discard")) throw Error(spec, "no-discard", "discard and no-discard both given");
+        if (flags.Contains("colo") && flags.Contains("no-colo")) throw Error(spec, "no-colo", "colo and no-colo both given");
+        if (flags.Contains("trusted") && flags.Contains("untrusted")) throw Error(spec, "untrusted", "trusted and untrusted both given");
+        string? specification = values.GetValueOrDefault("specification") is { Length: > 0 } sp ? sp : null;
+        if (specification != null && !Specifications.Contains(specification))
+            throw Error(spec, specification, $"unknown value for specification: {specification}");
+        bool? grantUsage = values.GetValueOrDefault("grant_usage") switch
+        {
+            null => null,
+            "1" => true,
+            "0" => false,
+            var g => throw Error(spec, $"grant_usage={g}", $"unknown value for grant_usage: {g}"),
+        };
+        if (values.GetValueOrDefault("colo-port") is { } port && (!int.TryParse(port, out int portNumber) || portNumber <= 0 || portNumber > 65535))
+            throw Error(spec, $"colo-port={port}", $"unknown value for colo_port: {port}");
         return new DiskSpec
         {
             Target = target, Format = format, Vdev = vdev, ReadWrite = rw, IsCdrom = cdrom,
             Backend = values.GetValueOrDefault("backend") is { Length: > 0 } b ? b : null, BackendType = backendType,
             Script = script, DirectIoSafe = flags.Contains("direct-io-safe"), Discard = discard, Colo = flags.Contains("colo"),
+            Specification = specification, Trusted = flags.Contains("trusted") ? true : flags.Contains("untrusted") ? false : null,
+            GrantUsage = grantUsage,
         };
     }
 

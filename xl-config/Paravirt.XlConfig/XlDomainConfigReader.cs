@@ -85,13 +85,14 @@ public static class XlDomainConfigReader
         c.OnWatchdog = Action(file, "on_watchdog") ?? DomainAction.Destroy;
         c.OnCrash = Action(file, "on_crash") ?? DomainAction.Destroy;
 
-        c.Kernel = Path(file, "kernel", configDirectory)
-            ?? throw new XlConfigException(top, "Neither kernel nor bootloader specified (kernel is required for a pv domain)");
-        c.Ramdisk = Path(file, "ramdisk", configDirectory);
-        c.Cmdline = Cmdline(file, c.Warnings);
-
         // A libxl defbool read through xlu_cfg_get_long: 0 is false, any other number true.
         c.DriverDomain = (Long(file, "driver_domain", long.MinValue, long.MaxValue) ?? 0) != 0;
+
+        // A driver domain's back-ends are Paravirt's managed code: it boots no kernel (the toolstack refuses one).
+        c.Kernel = Path(file, "kernel", configDirectory)
+            ?? (c.DriverDomain ? "" : throw new XlConfigException(top, "Neither kernel nor bootloader specified (kernel is required for a pv domain)"));
+        c.Ramdisk = Path(file, "ramdisk", configDirectory);
+        c.Cmdline = Cmdline(file, c.Warnings);
 
         // libxl's uint32 limits; the toolstack checks them against what the hypervisor can grant.
         c.MaxEventChannels = (uint?)Long(file, "max_event_channels", 0, uint.MaxValue);

@@ -33,7 +33,10 @@ public sealed class BackendDriver : IDisposable
         _factory = factory;
         Root = $"/local/domain/{backend.Id}/backend/{type}";
         _token = $"xenbus-driver:{Root}:{Guid.NewGuid():N}";
-        backend.XenStore.Mkdir(backend.Id, Root);
+        // Dom0 may create its own directory; a driver domain may not write under its home, which only the toolstack
+        // does (the directory appears with the first device written there): the watch serves either way.
+        try { backend.XenStore.Mkdir(backend.Id, Root); }
+        catch (XenStoreException e) when (e.Errno == XsErrno.EACCES) { }
         _thread = new Thread(Run) { IsBackground = true, Name = $"{type}-be driver d{backend.Id}" };
         _thread.Start();
         backend.XenStore.Watch(backend.Id, Root, _token, _ => _rescan.Set());

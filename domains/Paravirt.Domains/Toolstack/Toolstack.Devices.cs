@@ -95,6 +95,8 @@ public sealed partial class Toolstack
         if (disk.BackendType is not (null or "phy"))
             throw new ToolstackException($"{what}: backendtype={disk.BackendType} is not supported (blkback is backendtype=phy)");
         if (disk.Colo) throw new ToolstackException($"{what}: colo disks are not supported");
+        if (disk.Specification is not (null or "xen"))
+            throw new ToolstackException($"{what}: specification={disk.Specification} is not supported (blkback speaks the Xen PV block protocol)");
         if (disk.Target == null) throw new ToolstackException($"{what}: an empty cdrom drive is not supported (no target)");
         ushort backendId = ResolveBackendDomain(disk);
         uint devid = VbdNodes.DevIdOf(disk.Vdev) ?? throw new ToolstackException($"{what}: invalid vdev `{disk.Vdev}' (see xen-vbd-interface(7))");
@@ -116,7 +118,7 @@ public sealed partial class Toolstack
         catch (XenStoreException e) { throw new ToolstackException($"{what}: cannot write the device's xenstore nodes: {e.Message}"); }
         list.Add(dev);
         // libxl waits for the back-end to come up (hotplug) before reporting success.
-        _blkback!.Rescan();
+        BlkBackFor(backendId)?.Rescan(); // present: a driver domain is marked dying only under _diskLock
         string? state = WaitFor(() => ReadOrNull($"{dev.BackendPath}/state") is "2" or "4" or "6" ? ReadOrNull($"{dev.BackendPath}/state") : null, TimeSpan.FromSeconds(10));
         if (state != "2" && state != "4")
         {
@@ -127,19 +129,23 @@ public sealed partial class Toolstack
         _hv.Console.Log($"d{d.Id}: disk {disk.Vdev} (devid {devid}) on {target}{(readWrite ? "" : " read-only")}, back-end in d{backendId}");
     }
 
-    /// <summary>backend=: Dom0 by name or id. A driver domain would host its own blkback; that is not possible yet.</summary>
+    /// <summary>backend=: Dom0 or a driver domain (driver_domain=1), by name or id.</summary>
     private ushort ResolveBackendDomain(DiskSpec disk)
     {
         if (disk.Backend is null or "0" or "Domain-0") return 0;
         var be = _hv.Domains.FirstOrDefault(x => !x.IsDying && (x.Id.ToString(CultureInfo.InvariantCulture) == disk.Backend || (_guests.TryGetValue(x.Id, out var g) ? g.Name : x.Name) == disk.Backend));
         if (be == null) throw new ToolstackException($"disk {disk.Vdev}: backend={disk.Backend} is an invalid domain identifier");
-        throw new ToolstackException($"disk {disk.Vdev}: backend={disk.Backend}: back-ends in driver domains are not supported yet (only Domain-0 hosts blkback)");
+        if (!IsDriverDomain(be.Id))
+            throw new ToolstackException($"disk {disk.Vdev}: backend={disk.Backend}: domain {be.Id} is not a driver domain (create one with driver_domain=1)");
+        return be.Id;
     }
 
     /// <summary>libxl's safe remove: online=0 and back-end Closing, then wait for the front-end to close (bounded).</summary>
     private void AskFrontendToClose(VbdDevice dev)
     {
         if (ReadOrNull($"{dev.FrontendPath}/state") is not ("3" or "4")) return;
+        // A back-end whose driver domain is gone has nothing to close (and writing its nodes would re-create them).
+        if (BlkBackFor(dev.BackendId) == null) return;
         try
         {
             _xenstore.Write(0, $"{dev.BackendPath}/online", "0");
@@ -152,9 +158,10 @@ public sealed partial class Toolstack
 
     private void RemoveDevice(VbdDevice dev)
     {
-        _blkback?.RemoveFrontend(dev.FrontendId, dev.DevId);
+        var driver = BlkBackFor(dev.BackendId);
+        driver?.RemoveFrontend(dev.FrontendId, dev.DevId);
         VbdNodes.Remove(_xenstore, dev.BackendId, dev.FrontendId, dev.DevId);
-        _blkback?.ForgetFrontend(dev.FrontendId);
+        driver?.ForgetFrontend(dev.FrontendId);
     }
 
     private DiskInfo Describe(VbdDevice dev)

@@ -65,6 +65,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
 
     public DomainInfo Create(DomainConfig config, bool paused)
     {
+        if (config.DriverDomain) return CreateDriverDomain(config, paused); // Toolstack.DriverDomains.cs
         Validate(config);
         KernelImage kernel;
         byte[]? ramdisk = null;
@@ -143,6 +144,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     {
         // Seen by a restart whose teardown wins the race with this destroy: it must not build the domain again.
         if (domId < DomId.FirstReserved && _guests.TryGetValue((ushort)domId, out var g)) g.DestroyRequested = true;
+        if (TryDestroyDriverDomain(domId)) return;
         var d = Lookup(domId);
         if (d.IsManaged) throw new ToolstackException("cannot destroy privileged domain 0");
         Teardown(d, destroyed: true);
@@ -151,7 +153,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     public void Pause(uint domId)
     {
         var d = Lookup(domId);
-        if (d.IsManaged) throw new ToolstackException("cannot pause domain 0");
+        if (d.IsManaged) throw new ToolstackException(d.Id == 0 ? "cannot pause domain 0" : $"cannot pause driver domain {d.Id}: it runs managed code, not vCPUs");
         try { _hv.Pause(d); }
         catch (HypervisorException e) { throw new ToolstackException(e.Message); }
     }
@@ -159,7 +161,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     public void Unpause(uint domId)
     {
         var d = Lookup(domId);
-        if (d.IsManaged) throw new ToolstackException("cannot unpause domain 0");
+        if (d.IsManaged) throw new ToolstackException(d.Id == 0 ? "cannot unpause domain 0" : $"cannot unpause driver domain {d.Id}: it is never paused");
         try { _hv.Unpause(d); }
         catch (HypervisorException e) { throw new ToolstackException(e.Message); }
     }
@@ -167,7 +169,8 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     public ConsoleSession AttachConsole(uint domId)
     {
         var d = Lookup(domId);
-        if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} has no console");
+        if (!_guests.TryGetValue(d.Id, out var g))
+            throw new ToolstackException(IsDriverDomain(d.Id) ? $"driver domain {domId} has no console (its back-ends are managed code)" : $"domain {domId} has no console");
         var reader = g.Console.Subscribe(out var detach);
         return new ConsoleSession(reader, g.End.Task, input => g.Console.SendInput(input.Span), detach);
     }
@@ -184,6 +187,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         if (reason is not (ShutdownReason.Poweroff or ShutdownReason.Reboot))
             throw new ToolstackException($"shutdown reason {reason} cannot be requested (poweroff or reboot)");
         var d = Lookup(domId);
+        if (IsDriverDomain(d.Id)) { TryDestroyDriverDomain(d.Id); return; } // managed code stops at once
         if (d.IsManaged) throw new ToolstackException("cannot shut down domain 0 from the toolstack");
         if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} is not managed by this toolstack");
         if (d.IsShutdown) return;
@@ -288,7 +292,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     public DomainConfig? ConfigOf(uint domId)
     {
         var d = Lookup(domId);
-        return _guests.TryGetValue(d.Id, out var g) ? g.Config : null;
+        return _guests.TryGetValue(d.Id, out var g) ? g.Config : DriverDomainConfig(d.Id);
     }
 
     public string Dmesg(bool clear) => _hv.Console.Read(clear);
@@ -300,6 +304,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         // A death handler may be half way through a teardown: let it finish before the caller disposes the hypervisor.
         DrainDeathHandlers(TimeSpan.FromSeconds(30));
         foreach (var g in _guests.Values) Teardown(g.Domain, destroyed: true);
+        DestroyAllDriverDomains();
         StopDeviceBackends();
     }
 

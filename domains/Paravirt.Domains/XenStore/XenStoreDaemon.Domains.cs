@@ -87,6 +87,7 @@ public sealed partial class XenStoreDaemon
         if (!_domains.Remove(domid, out var record)) return;
         // The released domain's own watches go first so removing its nodes does not notify it.
         if (record.Ring is not null) DisconnectLocked(record.Ring);
+        ReleaseManagedConnectionLocked(domid);
         foreach (var d in _domains.Values)
             if (d.Target == domid) d.Target = null;
         RemoveOwnedNodes(domid);

@@ -8,6 +8,11 @@
  *                     timed workload for `./bench blk`: sequential write and read
  *                     of the first N MiB (default all), then N random 4 KiB reads
  *                     and writes
+ *   endure [mib=N] [seed=N]
+ *                     write the pattern over the first N MiB (default 4), flush,
+ *                     say so, then keep rewriting the rest of the disk (with
+ *                     other seeds, never flushing) until the domain is destroyed:
+ *                     the test kills it mid-write and checks the flushed part
  * "nopersistent" and "noindirect" decline those back-end features.
  *
  * The pattern: 64-bit little-endian word w of the disk (byte offset 8*w) is
@@ -116,6 +121,42 @@ static int do_verify(uint64_t *buf, uint64_t seed)
     return 0;
 }
 
+static int do_endure(uint64_t *buf, uint64_t seed, uint64_t mib)
+{
+    uint64_t flushed = mib << 11;
+    if (flushed == 0 || flushed >= dev.sectors) {
+        pv_printf("blk: endure needs 0 < mib < the disk's %lu MiB\n", (unsigned long)(dev.sectors >> 11));
+        return 1;
+    }
+    for (uint64_t s = 0; s < flushed; s += CHUNK_SECTS) {
+        uint64_t n = flushed - s < CHUNK_SECTS ? flushed - s : CHUNK_SECTS;
+        fill(buf, s * 64, n * 64, seed);
+        long rc = pv_blkfront_write(&dev, s, buf, n);
+        if (rc < 0) {
+            pv_printf("blk: write of sectors %lu+%lu failed (error %ld)\n", (unsigned long)s, (unsigned long)n, rc);
+            return 1;
+        }
+    }
+    long rc = pv_blkfront_flush(&dev);
+    if (rc < 0) {
+        pv_printf("blk: flush failed (error %ld)\n", rc);
+        return 1;
+    }
+    pv_printf("blk: flushed sectors 0+%lu (seed %lu)\n", (unsigned long)flushed, (unsigned long)seed);
+    pv_printf("blk: writing on past sector %lu until destroyed\n", (unsigned long)flushed);
+    for (uint64_t pass = 1;; pass++) {
+        for (uint64_t s = flushed; s < dev.sectors; s += CHUNK_SECTS) {
+            uint64_t n = dev.sectors - s < CHUNK_SECTS ? dev.sectors - s : CHUNK_SECTS;
+            fill(buf, s * 64, n * 64, seed + pass);
+            rc = pv_blkfront_write(&dev, s, buf, n);
+            if (rc < 0) {
+                pv_printf("blk: write of sectors %lu+%lu failed (error %ld)\n", (unsigned long)s, (unsigned long)n, rc);
+                return 1;
+            }
+        }
+    }
+}
+
 static uint64_t rng_state;
 static uint64_t next_rand(void)
 {
@@ -194,10 +235,12 @@ int pv_main(start_info_t *si)
         result = do_verify(buf, seed);
     else if (has_word(cmd, "bench"))
         result = bench(buf, arg_num(cmd, "mib", 0), arg_num(cmd, "ops", 2000), seed);
+    else if (has_word(cmd, "endure"))
+        result = do_endure(buf, seed, arg_num(cmd, "mib", 4));
     else if (has_word(cmd, "write"))
         result = do_write(buf, seed);
     else {
-        pv_printf("blk: say extra=\"write\", \"verify\" or \"bench\" (command line: \"%s\")\n", cmd);
+        pv_printf("blk: say extra=\"write\", \"verify\", \"endure\" or \"bench\" (command line: \"%s\")\n", cmd);
         result = 1;
     }
     rc = pv_blkfront_close(&dev);

@@ -100,8 +100,10 @@ internal sealed class TestFrontend
         : this(bed.Memory, bed.XenStore, d, devid, firstPfn) { }
 
     /// <param name="firstPfn">Where this front-end's own pages start (above a built kernel, for a toolstack-made domain).</param>
-    public TestFrontend(MachineMemory memory, XenStoreDaemon xenStore, Domain d, uint devid, ulong firstPfn = 0)
+    /// <param name="backendId">The domain serving the device (Dom0, or a driver domain): grants go to it.</param>
+    public TestFrontend(MachineMemory memory, XenStoreDaemon xenStore, Domain d, uint devid, ulong firstPfn = 0, ushort backendId = 0)
     {
+        BackendId = backendId;
         _mem = memory;
         _xs = xenStore;
         _nextPfn = firstPfn;
@@ -111,14 +113,25 @@ internal sealed class TestFrontend
     }
 
     public Domain Domain { get; }
+    public ushort BackendId { get; }
     public ushort Id => Domain.Id;
     public uint DevId { get; }
     public uint Port { get; private set; }
     public string FrontendPath => VbdNodes.FrontendPath(Id, DevId);
-    public string BackendPath => VbdNodes.BackendPath(0, Id, DevId);
+    public string BackendPath => VbdNodes.BackendPath(BackendId, Id, DevId);
     private MachineMemory Mem => _mem;
 
     public XenbusState BackendState => (XenbusState)int.Parse(_xs.ReadString(0, $"{BackendPath}/state"));
+    /// <summary>GTF_reading|GTF_writing of every entry this front-end granted: zero once no one maps or copies them.</summary>
+    public ushort GrantsInUse
+    {
+        get
+        {
+            ushort any = 0;
+            for (uint g = 8; g < _nextGref; g++) any |= (ushort)(GrantFlagsOf(g) & (GrantFlags.Reading | GrantFlags.Writing));
+            return any;
+        }
+    }
     public string? BackendNode(string node)
     {
         try { return _xs.ReadString(Id, $"{BackendPath}/{node}"); }
@@ -143,10 +156,10 @@ internal sealed class TestFrontend
     public Span<byte> Page(ulong pfn) => Mem.FrameForWrite(Domain.P2m[pfn]);
 
     /// <summary>gnttab_grant_foreign_access: domid and frame first, then the flags that make the entry live.</summary>
-    public uint Grant(ulong pfn, bool readOnly = false, ushort to = 0)
+    public uint Grant(ulong pfn, bool readOnly = false, ushort? to = null)
     {
         uint gref = _nextGref++;
-        SetEntry(gref, to, (uint)Domain.P2m[pfn], (ushort)(GrantFlags.PermitAccess | (readOnly ? GrantFlags.Readonly : 0)));
+        SetEntry(gref, to ?? BackendId, (uint)Domain.P2m[pfn], (ushort)(GrantFlags.PermitAccess | (readOnly ? GrantFlags.Readonly : 0)));
         return gref;
     }
 
@@ -177,7 +190,7 @@ internal sealed class TestFrontend
         WriteIndex(0, 0); WriteIndex(8, 0); WriteIndex(4, 1); WriteIndex(12, 1);
         RingSize = BackRing<BlkifRequest, BlkifResponse>.SizeFor(n * 4096, Blkif.RingEntrySize);
         _reqProdPvt = _rspCons = 0;
-        Check(EventChannelTable.AllocUnbound(Domain, DomId.Self, 0, out uint port) == 0, "alloc_unbound");
+        Check(EventChannelTable.AllocUnbound(Domain, DomId.Self, BackendId, out uint port) == 0, "alloc_unbound");
         Port = port;
         if (order == 0) WriteNode("ring-ref", Grant(_ringPfns[0]).ToString());
         else

@@ -185,14 +185,14 @@ public class ToolstackDiskTests
     }
 
     [Test]
-    public void BackendInADriverDomainIsReportedAsNotYetSupported()
+    public void ABackendInAnOrdinaryGuestIsRefused()
     {
         using var f = new ToolstackFixture();
-        f.Toolstack.Create(f.Config("dd"), paused: true);
+        var other = f.Toolstack.Create(f.Config("notdd"), paused: true);
         var config = f.Config("client");
-        config.Disks.Add(DiskSpec.Parse($"vdev=xvda,backend=dd,target={Image(f, "c.img")}"));
+        config.Disks.Add(DiskSpec.Parse($"vdev=xvda,backend=notdd,target={Image(f, "c.img")}"));
         var e = Assert.Throws<ToolstackException>(() => f.Toolstack.Create(config, paused: true))!;
-        Assert.That(e.Message, Does.Contain("driver domains are not supported yet"));
+        Assert.That(e.Message, Does.Contain($"domain {other.DomId} is not a driver domain (create one with driver_domain=1)"));
     }
 
     [Test]
