@@ -57,6 +57,9 @@ internal unsafe struct DecodedInstruction
     public delegate*<EmulatedVcpu, ref DecodedInstruction, bool> Handler;
     public Op Op;
     public byte Length;
+    /// <summary>Position in its block, and whether it is the block's last instruction (set when the block is built).</summary>
+    public byte Index;
+    public bool Last;
     /// <summary>Operand size in bytes of operand 0 (the destination), or the natural size of the operation.</summary>
     public byte Size;
     /// <summary>Size in bytes of operand 1 (the source of movzx/movsx/movsxd and friends).</summary>

@@ -29,8 +29,8 @@ public sealed unsafe partial class EmulatedVcpu
 
     /// <summary>Set by a handler that leaves the block to exit (as opposed to ending the block).</summary>
     private bool _exiting;
-    /// <summary>Instructions retired by fused handlers beyond the one the executor counts.</summary>
-    private ulong _fusedRetired;
+    /// <summary>Index in its block of the instruction that left the block early (exit or end of block).</summary>
+    private int _stopIndex;
 
     internal static delegate*<EmulatedVcpu, ref DecodedInstruction, bool> SelectHandler(ref DecodedInstruction d)
     {
@@ -249,16 +249,45 @@ public sealed unsafe partial class EmulatedVcpu
             }
         }
         _next = next;
-        _fusedRetired++;
+        return true; // the jcc ends the block
+    }
+
+    /// <summary>
+    /// Threaded continuation, at the end of every handler that goes on with the block: the next instruction becomes
+    /// current (<see cref="_rip"/>, next-RIP slot) and its handler is called from here, in tail position, so each
+    /// handler has its own indirect branch (which the host predicts per handler) instead of sharing the loop's one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref DecodedInstruction Advance(ref DecodedInstruction d)
+    {
+        ref var n = ref Unsafe.Add(ref d, 1);
+        ulong* r = _r;
+        ulong rip = r[NextRipSlot];
+        _rip = rip;
+        r[NextRipSlot] = rip + n.Length;
+        return ref n;
+    }
+
+    /// <summary>Leave the block after <paramref name="d"/> (an exit, or a store into the running code).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool Stop(ref DecodedInstruction d)
+    {
+        _stopIndex = d.Index;
         return false;
     }
 
     /// <summary>Everything without a specialised handler: the <see cref="Execute"/> switch.</summary>
     private static bool Generic(EmulatedVcpu v, ref DecodedInstruction d)
     {
-        if (v.Execute(ref d)) return !v._endBlock;
-        v._exiting = true;
-        return false;
+        if (!v.Execute(ref d))
+        {
+            v._exiting = true;
+            return v.Stop(ref d);
+        }
+        if (v._endBlock) return v.Stop(ref d);
+        if (d.Last) return true;
+        ref var n = ref v.Advance(ref d);
+        return n.Handler(v, ref n);
     }
 
     /// <summary>Effective address of a flat memory operand (<see cref="DecodedInstruction.EaFlat"/>).</summary>
@@ -273,83 +302,86 @@ public sealed unsafe partial class EmulatedVcpu
     // ---- moves ------------------------------------------------------------------------------------------
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HNop(EmulatedVcpu v, ref DecodedInstruction d) => true;
+    private static bool HNop(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovRR64(EmulatedVcpu v, ref DecodedInstruction d)
     {
         v._r[d.Reg0] = v._r[d.Reg1];
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovRR32(EmulatedVcpu v, ref DecodedInstruction d)
     {
         v._r[d.Reg0] = (uint)v._r[d.Reg1];
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovRI(EmulatedVcpu v, ref DecodedInstruction d)
     {
         v._r[d.Reg0] = d.Immediate;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovRM64(EmulatedVcpu v, ref DecodedInstruction d)
     {
         v._r[d.Reg0] = v.Read(v.FlatEa(ref d), 8);
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovRM32(EmulatedVcpu v, ref DecodedInstruction d)
     {
         v._r[d.Reg0] = v.Read(v.FlatEa(ref d), 4);
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovMR(EmulatedVcpu v, ref DecodedInstruction d)
     {
         v.Write(v.FlatEa(ref d), d.Size, v.GetReg(d.Reg1, d.Size));
-        return !v._endBlock;
+        if (v._endBlock) return v.Stop(ref d); if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovMI(EmulatedVcpu v, ref DecodedInstruction d)
     {
         v.Write(v.FlatEa(ref d), d.Size, d.Immediate);
-        return !v._endBlock;
+        if (v._endBlock) return v.Stop(ref d); if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovzxRR8(EmulatedVcpu v, ref DecodedInstruction d)
     {
         v._r[d.Reg0] = (byte)v._r[d.Reg1];
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovzxRR16(EmulatedVcpu v, ref DecodedInstruction d)
     {
         v._r[d.Reg0] = (ushort)v._r[d.Reg1];
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovzxRM8(EmulatedVcpu v, ref DecodedInstruction d)
     {
         v._r[d.Reg0] = v.Read(v.FlatEa(ref d), 1);
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovzxRM16(EmulatedVcpu v, ref DecodedInstruction d)
     {
         v._r[d.Reg0] = v.Read(v.FlatEa(ref d), 2);
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -357,7 +389,7 @@ public sealed unsafe partial class EmulatedVcpu
     {
         ulong x = Alu.SignExtend(v._r[d.Reg1], d.Size1);
         v._r[d.Reg0] = d.Size == 8 ? x : (uint)x;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -365,7 +397,7 @@ public sealed unsafe partial class EmulatedVcpu
     {
         ulong x = Alu.SignExtend(v.Read(v.FlatEa(ref d), d.Size1), d.Size1);
         v._r[d.Reg0] = d.Size == 8 ? x : (uint)x;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -373,7 +405,7 @@ public sealed unsafe partial class EmulatedVcpu
     {
         ulong* r = v._r;
         r[d.Reg0] = (ulong)d.Displacement + r[d.EaBase] + (r[d.EaIndex] << d.MemScaleShift);
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -381,7 +413,7 @@ public sealed unsafe partial class EmulatedVcpu
     {
         ulong* r = v._r;
         r[d.Reg0] = (uint)((ulong)d.Displacement + r[d.EaBase] + (r[d.EaIndex] << d.MemScaleShift));
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -391,7 +423,7 @@ public sealed unsafe partial class EmulatedVcpu
         // A 32-bit cmov writes its destination even when false, zero-extending it.
         ulong x = v.Condition(d.Condition) ? r[d.Reg1] : r[d.Reg0];
         r[d.Reg0] = d.Size == 8 ? x : (uint)x;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -399,7 +431,7 @@ public sealed unsafe partial class EmulatedVcpu
     {
         ulong* r = v._r;
         r[d.Reg0] = (r[d.Reg0] & ~0xFFUL) | (v.Condition(d.Condition) ? 1UL : 0);
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     // ---- ALU, register destination (lazy flags; see EmulatedVcpu.LazyFlags.cs) ---------------------------
@@ -439,43 +471,119 @@ public sealed unsafe partial class EmulatedVcpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HAddRR(EmulatedVcpu v, ref DecodedInstruction d) => v.AddTo(ref d, v._r[d.Reg1]);
+    private static bool HAddRR(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.AddTo(ref d, v._r[d.Reg1]);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HAddRI(EmulatedVcpu v, ref DecodedInstruction d) => v.AddTo(ref d, d.Immediate);
+    private static bool HAddRI(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.AddTo(ref d, d.Immediate);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HAddRM(EmulatedVcpu v, ref DecodedInstruction d) => v.AddTo(ref d, v.Read(v.FlatEa(ref d), d.Size));
+    private static bool HAddRM(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.AddTo(ref d, v.Read(v.FlatEa(ref d), d.Size));
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HSubRR(EmulatedVcpu v, ref DecodedInstruction d) => v.SubFrom(ref d, v._r[d.Reg1], true);
+    private static bool HSubRR(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.SubFrom(ref d, v._r[d.Reg1], true);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HSubRI(EmulatedVcpu v, ref DecodedInstruction d) => v.SubFrom(ref d, d.Immediate, true);
+    private static bool HSubRI(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.SubFrom(ref d, d.Immediate, true);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HSubRM(EmulatedVcpu v, ref DecodedInstruction d) => v.SubFrom(ref d, v.Read(v.FlatEa(ref d), d.Size), true);
+    private static bool HSubRM(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.SubFrom(ref d, v.Read(v.FlatEa(ref d), d.Size), true);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HCmpRR(EmulatedVcpu v, ref DecodedInstruction d) => v.SubFrom(ref d, v._r[d.Reg1], false);
+    private static bool HCmpRR(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.SubFrom(ref d, v._r[d.Reg1], false);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HCmpRI(EmulatedVcpu v, ref DecodedInstruction d) => v.SubFrom(ref d, d.Immediate, false);
+    private static bool HCmpRI(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.SubFrom(ref d, d.Immediate, false);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HAndRR(EmulatedVcpu v, ref DecodedInstruction d) => v.LogicTo(ref d, v._r[d.Reg0] & v._r[d.Reg1], true);
+    private static bool HAndRR(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.LogicTo(ref d, v._r[d.Reg0] & v._r[d.Reg1], true);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HAndRI(EmulatedVcpu v, ref DecodedInstruction d) => v.LogicTo(ref d, v._r[d.Reg0] & d.Immediate, true);
+    private static bool HAndRI(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.LogicTo(ref d, v._r[d.Reg0] & d.Immediate, true);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HAndRM(EmulatedVcpu v, ref DecodedInstruction d) => v.LogicTo(ref d, v._r[d.Reg0] & v.Read(v.FlatEa(ref d), d.Size), true);
+    private static bool HAndRM(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.LogicTo(ref d, v._r[d.Reg0] & v.Read(v.FlatEa(ref d), d.Size), true);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HTestRR(EmulatedVcpu v, ref DecodedInstruction d) => v.LogicTo(ref d, v._r[d.Reg0] & v._r[d.Reg1], false);
+    private static bool HTestRR(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.LogicTo(ref d, v._r[d.Reg0] & v._r[d.Reg1], false);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HTestRI(EmulatedVcpu v, ref DecodedInstruction d) => v.LogicTo(ref d, v._r[d.Reg0] & d.Immediate, false);
+    private static bool HTestRI(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.LogicTo(ref d, v._r[d.Reg0] & d.Immediate, false);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HOrRR(EmulatedVcpu v, ref DecodedInstruction d) => v.LogicTo(ref d, v._r[d.Reg0] | v._r[d.Reg1], true);
+    private static bool HOrRR(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.LogicTo(ref d, v._r[d.Reg0] | v._r[d.Reg1], true);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HOrRI(EmulatedVcpu v, ref DecodedInstruction d) => v.LogicTo(ref d, v._r[d.Reg0] | d.Immediate, true);
+    private static bool HOrRI(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.LogicTo(ref d, v._r[d.Reg0] | d.Immediate, true);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HOrRM(EmulatedVcpu v, ref DecodedInstruction d) => v.LogicTo(ref d, v._r[d.Reg0] | v.Read(v.FlatEa(ref d), d.Size), true);
+    private static bool HOrRM(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.LogicTo(ref d, v._r[d.Reg0] | v.Read(v.FlatEa(ref d), d.Size), true);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HXorRR(EmulatedVcpu v, ref DecodedInstruction d) => v.LogicTo(ref d, v._r[d.Reg0] ^ v._r[d.Reg1], true);
+    private static bool HXorRR(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.LogicTo(ref d, v._r[d.Reg0] ^ v._r[d.Reg1], true);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HXorRI(EmulatedVcpu v, ref DecodedInstruction d) => v.LogicTo(ref d, v._r[d.Reg0] ^ d.Immediate, true);
+    private static bool HXorRI(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.LogicTo(ref d, v._r[d.Reg0] ^ d.Immediate, true);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HXorRM(EmulatedVcpu v, ref DecodedInstruction d) => v.LogicTo(ref d, v._r[d.Reg0] ^ v.Read(v.FlatEa(ref d), d.Size), true);
+    private static bool HXorRM(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.LogicTo(ref d, v._r[d.Reg0] ^ v.Read(v.FlatEa(ref d), d.Size), true);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
 
     /// <summary>cmp/test r, [m] (any size): flags only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -484,7 +592,7 @@ public sealed unsafe partial class EmulatedVcpu
         int size = d.Size;
         ulong b = v.Read(v.FlatEa(ref d), size);
         v.LazyBinary(Op.Cmp, v.GetReg(d.Reg0, size), b, size);
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -493,7 +601,7 @@ public sealed unsafe partial class EmulatedVcpu
         int size = d.Size;
         ulong b = v.Read(v.FlatEa(ref d), size);
         v.LazyBinary(Op.Test, v.GetReg(d.Reg0, size), b, size);
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     /// <summary>cmp/test [m], r or [m], imm (any size): flags only.</summary>
@@ -503,7 +611,7 @@ public sealed unsafe partial class EmulatedVcpu
         int size = d.Size;
         ulong src = d.Kind1 == OperandKind.Immediate ? d.Immediate : v.GetReg(d.Reg1, size);
         v.LazyBinary(Op.Cmp, v.Read(v.FlatEa(ref d), size), src, size);
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -512,7 +620,7 @@ public sealed unsafe partial class EmulatedVcpu
         int size = d.Size;
         ulong src = d.Kind1 == OperandKind.Immediate ? d.Immediate : v.GetReg(d.Reg1, size);
         v.LazyBinary(Op.Test, v.Read(v.FlatEa(ref d), size), src, size);
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -520,12 +628,16 @@ public sealed unsafe partial class EmulatedVcpu
     {
         ulong x = ~v._r[d.Reg0];
         v._r[d.Reg0] = d.Size == 8 ? x : (uint)x;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     /// <summary>neg r: the flags of 0 - r (SDM vol. 2, NEG: CF = source != 0, the rest as for sub).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HNegR(EmulatedVcpu v, ref DecodedInstruction d) => v.NegR(ref d);
+    private static bool HNegR(EmulatedVcpu v, ref DecodedInstruction d)
+    {
+        v.NegR(ref d);
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool NegR(ref DecodedInstruction d)
@@ -546,7 +658,7 @@ public sealed unsafe partial class EmulatedVcpu
         ulong r = (a << c) & m, cf = (a >> (bits - c)) & 1;
         v._flags = (v._eflags & ~Flags.Status) | cf | Alu.Szp(r, size) | ((((r >> (bits - 1)) & 1) ^ cf) << 11);
         v._r[d.Reg0] = r;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -557,7 +669,7 @@ public sealed unsafe partial class EmulatedVcpu
         ulong r = a >> c, cf = (a >> (c - 1)) & 1;
         v._flags = (v._eflags & ~Flags.Status) | cf | Alu.Szp(r, size) | (((a >> Alu.SignShift(size)) & 1) << 11);
         v._r[d.Reg0] = r;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -569,7 +681,7 @@ public sealed unsafe partial class EmulatedVcpu
         ulong r = (ulong)(sa >> c) & m, cf = (ulong)(sa >> (c - 1)) & 1;
         v._flags = (v._eflags & ~Flags.Status) | cf | Alu.Szp(r, size);
         v._r[d.Reg0] = r;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -581,7 +693,7 @@ public sealed unsafe partial class EmulatedVcpu
         v.KeepCarry();
         v.SetLazy(LazyKind.Inc, a, 1, r, size);
         v._r[d.Reg0] = r;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -593,7 +705,7 @@ public sealed unsafe partial class EmulatedVcpu
         v.KeepCarry();
         v.SetLazy(LazyKind.Dec, a, 1, r, size);
         v._r[d.Reg0] = r;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -608,7 +720,7 @@ public sealed unsafe partial class EmulatedVcpu
             a = r;
         }
         v._r[d.Reg0] = a;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -623,7 +735,7 @@ public sealed unsafe partial class EmulatedVcpu
             a = r;
         }
         v._r[d.Reg0] = a;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -639,7 +751,7 @@ public sealed unsafe partial class EmulatedVcpu
             a = r;
         }
         v._r[d.Reg0] = a;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     /// <summary>rol r, imm with a nonzero count (32/64-bit: the rotation is the masked count): CF and OF as
@@ -653,7 +765,7 @@ public sealed unsafe partial class EmulatedVcpu
         ulong cf = r & 1;
         v.SetRotateFlags(cf, ((r >> (bits - 1)) & 1) ^ cf);
         v._r[d.Reg0] = r;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -665,7 +777,7 @@ public sealed unsafe partial class EmulatedVcpu
         ulong cf = (r >> (bits - 1)) & 1;
         v.SetRotateFlags(cf, cf ^ ((r >> (bits - 2)) & 1));
         v._r[d.Reg0] = r;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     // ---- control flow and the stack ------------------------------------------------------------------
@@ -759,7 +871,7 @@ public sealed unsafe partial class EmulatedVcpu
     private static bool HJmp(EmulatedVcpu v, ref DecodedInstruction d)
     {
         v.Branch(v._next + d.Immediate);
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -769,7 +881,7 @@ public sealed unsafe partial class EmulatedVcpu
         v.CheckCanonical(target);
         v.Push(v._next, 8);
         v._next = target;
-        return !v._endBlock;
+        if (v._endBlock) return v.Stop(ref d); if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -781,14 +893,14 @@ public sealed unsafe partial class EmulatedVcpu
         v.CheckCanonical(target);
         r[Rsp] += 8;
         r[NextRipSlot] = target;
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HPushR(EmulatedVcpu v, ref DecodedInstruction d)
     {
         v.Push(v._r[d.Reg0], 8);
-        return !v._endBlock;
+        if (v._endBlock) return v.Stop(ref d); if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -800,6 +912,6 @@ public sealed unsafe partial class EmulatedVcpu
         ulong x = v.Read(sp, 8);
         r[Rsp] = sp + 8;
         r[d.Reg0] = x; // pop rsp loads the popped value (SDM vol. 2, POP)
-        return true;
+        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
     }
 }

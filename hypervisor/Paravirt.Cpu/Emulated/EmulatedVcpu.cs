@@ -116,40 +116,34 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
                     // Single-step (SDM vol. 3, 18.3.1.4): TF set before an instruction traps #DB after it.
                     ref var step = ref block.Instructions[0];
                     _next = _rip + step.Length;
-                    // The unfused handler: a fused compare-and-branch would run two instructions.
-                    bool continued = Generic(this, ref step) || !_exiting;
-                    _exiting = false;
+                    // The switch, not the handler: a handler goes on with the rest of the block, and a fused
+                    // compare-and-branch would run two instructions.
+                    bool continued = Execute(ref step);
                     retired++;
                     _rip = _next;
                     _endBlock = false;
                     return continued ? new VcpuExit(VcpuExitReason.Exception, ExceptionVector.Debug) : _exit;
                 }
+                // The first handler runs the block: each handler calls the next one's (see Handlers.cs), until the
+                // block's last instruction or one that leaves early (an exit, a store into this code).
                 var code = block.Instructions;
-                ulong* r = _r;
-                ulong rip = _rip;
                 ref var first = ref MemoryMarshal.GetArrayDataReference(code);
-                ref var d = ref first;
-                ref var end = ref Unsafe.Add(ref first, code.Length);
-                do
+                _r[NextRipSlot] = _rip + first.Length;
+                bool completed = first.Handler(this, ref first);
+                _rip = _r[NextRipSlot];
+                if (completed)
                 {
-                    r[NextRipSlot] = rip + d.Length;
-                    if (!d.Handler(this, ref d))
+                    retired += (ulong)code.Length;
+                }
+                else
+                {
+                    retired += (ulong)_stopIndex + 1;
+                    if (_exiting)
                     {
-                        _rip = r[NextRipSlot];
-                        retired += (ulong)Unsafe.ByteOffset(ref first, ref d) / (ulong)Unsafe.SizeOf<DecodedInstruction>() + 1;
-                        if (_exiting)
-                        {
-                            _exiting = false;
-                            return _exit;
-                        }
-                        goto nextBlock;
+                        _exiting = false;
+                        return _exit;
                     }
-                    rip = r[NextRipSlot];
-                    _rip = rip;
-                    d = ref Unsafe.Add(ref d, 1);
-                } while (Unsafe.IsAddressLessThan(ref d, ref end));
-                retired += (ulong)code.Length;
-            nextBlock:;
+                }
             }
         }
         catch (GuestFault f)
@@ -166,8 +160,7 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
         {
             _endBlock = false;
             _exiting = false;
-            InstructionsRetired += retired + _fusedRetired;
-            _fusedRetired = 0;
+            InstructionsRetired += retired;
             SaveState();
             Volatile.Write(ref _runThread, 0);
         }
@@ -335,6 +328,11 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
             var d = DecodedInstruction.From(instruction);
             _decodeScratch[count++] = d;
             if (EndsBlock(d.Op) || _reader.Exhausted) break;
+        }
+        for (int k = 0; k < count; k++)
+        {
+            _decodeScratch[k].Index = (byte)k;
+            _decodeScratch[k].Last = k == count - 1;
         }
         FuseBlockEnd(_decodeScratch.AsSpan(0, count));
         block.Instructions = _decodeScratch.AsSpan(0, count).ToArray();
