@@ -54,7 +54,7 @@ internal unsafe struct DecodedInstruction
 
     /// <summary>The handler chosen once at decode time (<see cref="EmulatedVcpu"/>'s Handlers.cs): the executor
     /// calls it directly instead of switching on <see cref="Op"/> per executed instruction.</summary>
-    public delegate*<EmulatedVcpu, ref DecodedInstruction, bool> Handler;
+    public delegate*<EmulatedVcpu, ref DecodedInstruction, ulong, bool> Handler;
     public Op Op;
     public byte Length;
     /// <summary>Position in its block, and whether it is the block's last instruction (set when the block is built).</summary>

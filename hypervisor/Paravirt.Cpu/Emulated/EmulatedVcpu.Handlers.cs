@@ -32,7 +32,7 @@ public sealed unsafe partial class EmulatedVcpu
     /// <summary>Index in its block of the instruction that left the block early (exit or end of block).</summary>
     private int _stopIndex;
 
-    internal static delegate*<EmulatedVcpu, ref DecodedInstruction, bool> SelectHandler(ref DecodedInstruction d)
+    internal static delegate*<EmulatedVcpu, ref DecodedInstruction, ulong, bool> SelectHandler(ref DecodedInstruction d)
     {
         bool wide = d.Size is 4 or 8;
         bool reg0 = d.Kind0 == OperandKind.Register, mem0 = d.Kind0 == OperandKind.Memory;
@@ -105,7 +105,12 @@ public sealed unsafe partial class EmulatedVcpu
                 if (reg0 && wide && plain) return &HNegR;
                 break;
             case Op.Lea:
-                if (wide && !d.AddressSize32) return d.Size == 8 ? &HLea64 : &HLea32;
+                if (wide && !d.AddressSize32)
+                {
+                    // RIP-relative: the next RIP is in a register argument, not (yet) in the register file.
+                    if (d.MemBase == RipRegister) return d.Size == 8 ? &HLeaRip64 : &HLeaRip32;
+                    return d.Size == 8 ? &HLea64 : &HLea32;
+                }
                 break;
             case Op.Movzx:
                 if (reg0 && wide && (d.Size1 is 1 or 2))
@@ -164,7 +169,7 @@ public sealed unsafe partial class EmulatedVcpu
         ref var jcc = ref block[^1];
         ref var d = ref block[^2];
         if (jcc.Op != Op.Jcc) return;
-        delegate*<EmulatedVcpu, ref DecodedInstruction, bool> fused = d.Op switch
+        delegate*<EmulatedVcpu, ref DecodedInstruction, ulong, bool> fused = d.Op switch
         {
             Op.CmpRR => &HCmpRRJcc,
             Op.CmpRI => &HCmpRIJcc,
@@ -176,16 +181,32 @@ public sealed unsafe partial class EmulatedVcpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HCmpRRJcc(EmulatedVcpu v, ref DecodedInstruction d) => v.CompareAndJump(ref d, v._r[d.Reg1]);
+    private static bool HCmpRRJcc(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.CompareAndJump(ref d, v._r[d.Reg1]);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HCmpRIJcc(EmulatedVcpu v, ref DecodedInstruction d) => v.CompareAndJump(ref d, d.Immediate);
+    private static bool HCmpRIJcc(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.CompareAndJump(ref d, d.Immediate);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HTestRRJcc(EmulatedVcpu v, ref DecodedInstruction d) => v.TestAndJump(ref d, v._r[d.Reg1]);
+    private static bool HTestRRJcc(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.TestAndJump(ref d, v._r[d.Reg1]);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HTestRIJcc(EmulatedVcpu v, ref DecodedInstruction d) => v.TestAndJump(ref d, d.Immediate);
+    private static bool HTestRIJcc(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.TestAndJump(ref d, d.Immediate);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool CompareAndJump(ref DecodedInstruction d, ulong b)
@@ -253,19 +274,17 @@ public sealed unsafe partial class EmulatedVcpu
     }
 
     /// <summary>
-    /// Threaded continuation, at the end of every handler that goes on with the block: the next instruction becomes
-    /// current (<see cref="_rip"/>, next-RIP slot) and its handler is called from here, in tail position, so each
-    /// handler has its own indirect branch (which the host predicts per handler) instead of sharing the loop's one.
+    /// Threaded dispatch: a handler that goes on with its block calls the next instruction's handler in tail position
+    /// (the JIT emits a jmp), passing the address after that instruction in a register, so each handler has its
+    /// own indirect branch (predicted per handler) and RIP does not go through memory. A handler that needs RIP in
+    /// memory (it may fault, reads RIP-relative memory, branches, or is the block's last) calls this first: the
+    /// current instruction's RIP for the fault path and the next-RIP slot for <see cref="_next"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ref DecodedInstruction Advance(ref DecodedInstruction d)
+    private void Enter(ref DecodedInstruction d, ulong next)
     {
-        ref var n = ref Unsafe.Add(ref d, 1);
-        ulong* r = _r;
-        ulong rip = r[NextRipSlot];
-        _rip = rip;
-        r[NextRipSlot] = rip + n.Length;
-        return ref n;
+        _rip = next - d.Length;
+        _r[NextRipSlot] = next;
     }
 
     /// <summary>Leave the block after <paramref name="d"/> (an exit, or a store into the running code).</summary>
@@ -277,8 +296,9 @@ public sealed unsafe partial class EmulatedVcpu
     }
 
     /// <summary>Everything without a specialised handler: the <see cref="Execute"/> switch.</summary>
-    private static bool Generic(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool Generic(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         if (!v.Execute(ref d))
         {
             v._exiting = true;
@@ -286,8 +306,9 @@ public sealed unsafe partial class EmulatedVcpu
         }
         if (v._endBlock) return v.Stop(ref d);
         if (d.Last) return true;
-        ref var n = ref v.Advance(ref d);
-        return n.Handler(v, ref n);
+        next = v._r[NextRipSlot];
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     /// <summary>Effective address of a flat memory operand (<see cref="DecodedInstruction.EaFlat"/>).</summary>
@@ -302,136 +323,157 @@ public sealed unsafe partial class EmulatedVcpu
     // ---- moves ------------------------------------------------------------------------------------------
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HNop(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HNop(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HMovRR64(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HMovRR64(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v._r[d.Reg0] = v._r[d.Reg1];
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HMovRR32(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HMovRR32(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v._r[d.Reg0] = (uint)v._r[d.Reg1];
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HMovRI(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HMovRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v._r[d.Reg0] = d.Immediate;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HMovRM64(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HMovRM64(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v._r[d.Reg0] = v.Read(v.FlatEa(ref d), 8);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HMovRM32(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HMovRM32(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v._r[d.Reg0] = v.Read(v.FlatEa(ref d), 4);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HMovMR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HMovMR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v.Write(v.FlatEa(ref d), d.Size, v.GetReg(d.Reg1, d.Size));
-        if (v._endBlock) return v.Stop(ref d); if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (v._endBlock) return v.Stop(ref d); if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HMovMI(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HMovMI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v.Write(v.FlatEa(ref d), d.Size, d.Immediate);
-        if (v._endBlock) return v.Stop(ref d); if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (v._endBlock) return v.Stop(ref d); if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HMovzxRR8(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HMovzxRR8(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v._r[d.Reg0] = (byte)v._r[d.Reg1];
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HMovzxRR16(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HMovzxRR16(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v._r[d.Reg0] = (ushort)v._r[d.Reg1];
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HMovzxRM8(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HMovzxRM8(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v._r[d.Reg0] = v.Read(v.FlatEa(ref d), 1);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HMovzxRM16(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HMovzxRM16(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v._r[d.Reg0] = v.Read(v.FlatEa(ref d), 2);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HMovsxRR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HMovsxRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         ulong x = Alu.SignExtend(v._r[d.Reg1], d.Size1);
         v._r[d.Reg0] = d.Size == 8 ? x : (uint)x;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HMovsxRM(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HMovsxRM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         ulong x = Alu.SignExtend(v.Read(v.FlatEa(ref d), d.Size1), d.Size1);
         v._r[d.Reg0] = d.Size == 8 ? x : (uint)x;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HLea64(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HLea64(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         ulong* r = v._r;
         r[d.Reg0] = (ulong)d.Displacement + r[d.EaBase] + (r[d.EaIndex] << d.MemScaleShift);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HLea32(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HLea32(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         ulong* r = v._r;
         r[d.Reg0] = (uint)((ulong)d.Displacement + r[d.EaBase] + (r[d.EaIndex] << d.MemScaleShift));
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HCmovRR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HLeaRip64(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v._r[d.Reg0] = next + (ulong)d.Displacement;
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool HLeaRip32(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v._r[d.Reg0] = (uint)(next + (ulong)d.Displacement);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool HCmovRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         ulong* r = v._r;
         // A 32-bit cmov writes its destination even when false, zero-extending it.
         ulong x = v.Condition(d.Condition) ? r[d.Reg1] : r[d.Reg0];
         r[d.Reg0] = d.Size == 8 ? x : (uint)x;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HSetccR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HSetccR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         ulong* r = v._r;
         r[d.Reg0] = (r[d.Reg0] & ~0xFFUL) | (v.Condition(d.Condition) ? 1UL : 0);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     // ---- ALU, register destination (lazy flags; see EmulatedVcpu.LazyFlags.cs) ---------------------------
@@ -471,172 +513,181 @@ public sealed unsafe partial class EmulatedVcpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HAddRR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HAddRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.AddTo(ref d, v._r[d.Reg1]);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HAddRI(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HAddRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.AddTo(ref d, d.Immediate);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HAddRM(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HAddRM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v.AddTo(ref d, v.Read(v.FlatEa(ref d), d.Size));
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HSubRR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HSubRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.SubFrom(ref d, v._r[d.Reg1], true);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HSubRI(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HSubRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.SubFrom(ref d, d.Immediate, true);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HSubRM(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HSubRM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v.SubFrom(ref d, v.Read(v.FlatEa(ref d), d.Size), true);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HCmpRR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HCmpRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.SubFrom(ref d, v._r[d.Reg1], false);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HCmpRI(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HCmpRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.SubFrom(ref d, d.Immediate, false);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HAndRR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HAndRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] & v._r[d.Reg1], true);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HAndRI(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HAndRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] & d.Immediate, true);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HAndRM(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HAndRM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v.LogicTo(ref d, v._r[d.Reg0] & v.Read(v.FlatEa(ref d), d.Size), true);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HTestRR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HTestRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] & v._r[d.Reg1], false);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HTestRI(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HTestRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] & d.Immediate, false);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HOrRR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HOrRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] | v._r[d.Reg1], true);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HOrRI(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HOrRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] | d.Immediate, true);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HOrRM(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HOrRM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v.LogicTo(ref d, v._r[d.Reg0] | v.Read(v.FlatEa(ref d), d.Size), true);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HXorRR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HXorRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] ^ v._r[d.Reg1], true);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HXorRI(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HXorRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] ^ d.Immediate, true);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HXorRM(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HXorRM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v.LogicTo(ref d, v._r[d.Reg0] ^ v.Read(v.FlatEa(ref d), d.Size), true);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     /// <summary>cmp/test r, [m] (any size): flags only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HCmpRM(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HCmpRM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         int size = d.Size;
         ulong b = v.Read(v.FlatEa(ref d), size);
         v.LazyBinary(Op.Cmp, v.GetReg(d.Reg0, size), b, size);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HTestRM(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HTestRM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         int size = d.Size;
         ulong b = v.Read(v.FlatEa(ref d), size);
         v.LazyBinary(Op.Test, v.GetReg(d.Reg0, size), b, size);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     /// <summary>cmp/test [m], r or [m], imm (any size): flags only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HCmpM(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HCmpM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         int size = d.Size;
         ulong src = d.Kind1 == OperandKind.Immediate ? d.Immediate : v.GetReg(d.Reg1, size);
         v.LazyBinary(Op.Cmp, v.Read(v.FlatEa(ref d), size), src, size);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HTestM(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HTestM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         int size = d.Size;
         ulong src = d.Kind1 == OperandKind.Immediate ? d.Immediate : v.GetReg(d.Reg1, size);
         v.LazyBinary(Op.Test, v.Read(v.FlatEa(ref d), size), src, size);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HNotR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HNotR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         ulong x = ~v._r[d.Reg0];
         v._r[d.Reg0] = d.Size == 8 ? x : (uint)x;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     /// <summary>neg r: the flags of 0 - r (SDM vol. 2, NEG: CF = source != 0, the rest as for sub).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HNegR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HNegR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.NegR(ref d);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -651,29 +702,29 @@ public sealed unsafe partial class EmulatedVcpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HShlRI(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HShlRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         int size = d.Size, c = (int)d.Immediate, bits = size << 3;
         ulong m = Alu.Mask(size), a = v._r[d.Reg0] & m;
         ulong r = (a << c) & m, cf = (a >> (bits - c)) & 1;
         v._flags = (v._eflags & ~Flags.Status) | cf | Alu.Szp(r, size) | ((((r >> (bits - 1)) & 1) ^ cf) << 11);
         v._r[d.Reg0] = r;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HShrRI(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HShrRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         int size = d.Size, c = (int)d.Immediate;
         ulong m = Alu.Mask(size), a = v._r[d.Reg0] & m;
         ulong r = a >> c, cf = (a >> (c - 1)) & 1;
         v._flags = (v._eflags & ~Flags.Status) | cf | Alu.Szp(r, size) | (((a >> Alu.SignShift(size)) & 1) << 11);
         v._r[d.Reg0] = r;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HSarRI(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HSarRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         int size = d.Size, c = (int)d.Immediate;
         ulong m = Alu.Mask(size);
@@ -681,11 +732,11 @@ public sealed unsafe partial class EmulatedVcpu
         ulong r = (ulong)(sa >> c) & m, cf = (ulong)(sa >> (c - 1)) & 1;
         v._flags = (v._eflags & ~Flags.Status) | cf | Alu.Szp(r, size);
         v._r[d.Reg0] = r;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HIncR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HIncR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         int size = d.Size;
         ulong m = Alu.Mask(size), a = v._r[d.Reg0] & m;
@@ -693,11 +744,11 @@ public sealed unsafe partial class EmulatedVcpu
         v.KeepCarry();
         v.SetLazy(LazyKind.Inc, a, 1, r, size);
         v._r[d.Reg0] = r;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HDecR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HDecR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         int size = d.Size;
         ulong m = Alu.Mask(size), a = v._r[d.Reg0] & m;
@@ -705,11 +756,11 @@ public sealed unsafe partial class EmulatedVcpu
         v.KeepCarry();
         v.SetLazy(LazyKind.Dec, a, 1, r, size);
         v._r[d.Reg0] = r;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HShlRC(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HShlRC(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         int size = d.Size, bits = size << 3, c = (int)(v._r[Rcx] & (ulong)(bits - 1));
         ulong m = Alu.Mask(size), a = v._r[d.Reg0] & m;
@@ -720,11 +771,11 @@ public sealed unsafe partial class EmulatedVcpu
             a = r;
         }
         v._r[d.Reg0] = a;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HShrRC(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HShrRC(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         int size = d.Size, bits = size << 3, c = (int)(v._r[Rcx] & (ulong)(bits - 1));
         ulong m = Alu.Mask(size), a = v._r[d.Reg0] & m;
@@ -735,11 +786,11 @@ public sealed unsafe partial class EmulatedVcpu
             a = r;
         }
         v._r[d.Reg0] = a;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HSarRC(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HSarRC(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         int size = d.Size, bits = size << 3, c = (int)(v._r[Rcx] & (ulong)(bits - 1));
         ulong m = Alu.Mask(size), a = v._r[d.Reg0] & m;
@@ -751,13 +802,13 @@ public sealed unsafe partial class EmulatedVcpu
             a = r;
         }
         v._r[d.Reg0] = a;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     /// <summary>rol r, imm with a nonzero count (32/64-bit: the rotation is the masked count): CF and OF as
     /// <see cref="Alu.Shift"/> computes them, the other status flags unchanged.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HRolRI(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HRolRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         int size = d.Size, bits = size << 3, k = (int)(d.Immediate & (ulong)(bits - 1));
         ulong m = Alu.Mask(size), a = v._r[d.Reg0] & m;
@@ -765,11 +816,11 @@ public sealed unsafe partial class EmulatedVcpu
         ulong cf = r & 1;
         v.SetRotateFlags(cf, ((r >> (bits - 1)) & 1) ^ cf);
         v._r[d.Reg0] = r;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HRorRI(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HRorRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         int size = d.Size, bits = size << 3, k = (int)(d.Immediate & (ulong)(bits - 1));
         ulong m = Alu.Mask(size), a = v._r[d.Reg0] & m;
@@ -777,44 +828,108 @@ public sealed unsafe partial class EmulatedVcpu
         ulong cf = (r >> (bits - 1)) & 1;
         v.SetRotateFlags(cf, cf ^ ((r >> (bits - 2)) & 1));
         v._r[d.Reg0] = r;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     // ---- control flow and the stack ------------------------------------------------------------------
 
     // jcc, one handler per condition so that the condition is a constant in each (see ConstantCondition).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc0(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 0);
+    private static bool HJcc0(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 0);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc1(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 1);
+    private static bool HJcc1(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 1);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc2(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 2);
+    private static bool HJcc2(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 2);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc3(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 3);
+    private static bool HJcc3(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 3);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc4(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 4);
+    private static bool HJcc4(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 4);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc5(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 5);
+    private static bool HJcc5(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 5);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc6(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 6);
+    private static bool HJcc6(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 6);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc7(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 7);
+    private static bool HJcc7(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 7);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc8(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 8);
+    private static bool HJcc8(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 8);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc9(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 9);
+    private static bool HJcc9(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 9);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc10(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 10);
+    private static bool HJcc10(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 10);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc11(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 11);
+    private static bool HJcc11(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 11);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc12(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 12);
+    private static bool HJcc12(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 12);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc13(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 13);
+    private static bool HJcc13(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 13);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc14(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 14);
+    private static bool HJcc14(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 14);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJcc15(EmulatedVcpu v, ref DecodedInstruction d) => v.JumpIf(ref d, 15);
+    private static bool HJcc15(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
+    {
+        v.Enter(ref d, next);
+        return v.JumpIf(ref d, 15);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool JumpIf(ref DecodedInstruction d, int cc)
@@ -868,50 +983,55 @@ public sealed unsafe partial class EmulatedVcpu
     };
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HJmp(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HJmp(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v.Branch(v._next + d.Immediate);
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        return true; // always the last instruction of its block
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HCall(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HCall(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         ulong target = v._next + d.Immediate;
         v.CheckCanonical(target);
         v.Push(v._next, 8);
         v._next = target;
-        if (v._endBlock) return v.Stop(ref d); if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (v._endBlock) return v.Stop(ref d); return true; // always the last instruction of its block
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HRet(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HRet(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v._stackAccess = true;
         ulong* r = v._r;
         ulong target = v.Read(r[Rsp], 8);
         v.CheckCanonical(target);
         r[Rsp] += 8;
         r[NextRipSlot] = target;
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        return true; // always the last instruction of its block
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HPushR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HPushR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v.Push(v._r[d.Reg0], 8);
-        if (v._endBlock) return v.Stop(ref d); if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (v._endBlock) return v.Stop(ref d); if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool HPopR(EmulatedVcpu v, ref DecodedInstruction d)
+    private static bool HPopR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
+        v.Enter(ref d, next);
         v._stackAccess = true;
         ulong* r = v._r;
         ulong sp = r[Rsp];
         ulong x = v.Read(sp, 8);
         r[Rsp] = sp + 8;
         r[d.Reg0] = x; // pop rsp loads the popped value (SDM vol. 2, POP)
-        if (d.Last) return true; ref var n = ref v.Advance(ref d); return n.Handler(v, ref n);
+        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
     }
 }

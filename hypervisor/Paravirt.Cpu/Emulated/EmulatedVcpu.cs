@@ -128,8 +128,7 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
                 // block's last instruction or one that leaves early (an exit, a store into this code).
                 var code = block.Instructions;
                 ref var first = ref MemoryMarshal.GetArrayDataReference(code);
-                _r[NextRipSlot] = _rip + first.Length;
-                bool completed = first.Handler(this, ref first);
+                bool completed = first.Handler(this, ref first, _rip + first.Length);
                 _rip = _r[NextRipSlot];
                 if (completed)
                 {

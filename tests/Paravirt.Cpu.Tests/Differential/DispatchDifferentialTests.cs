@@ -184,6 +184,19 @@ public class DispatchDifferentialTests
             a => { a.lea(rax, __[rbx + rcx * 4 + 0x123]); a.lea(edx, __[rsi + rdi * 8 - 7]); a.lea(rbp, __[rcx * 2]); a.not(rsi); a.neg(ebx); a.pushfq(); a.pop(rdi); },
             a =>
             {
+                // RIP-relative lea and loads (the handlers get the next RIP in a register, not from memory).
+                // The label is the snippet's first byte: what is read lies inside the snippet on both runners.
+                var here = a.CreateLabel();
+                a.Label(ref here);
+                a.lea(rax, __[here]);
+                a.add(rbx, 1);
+                a.lea(ecx, __[here]);
+                a.mov(rdx, __qword_ptr[here]);
+                a.add(esi, __dword_ptr[here]);
+                a.xor(edi, __dword_ptr[here]);
+            },
+            a =>
+            {
                 var sub = a.CreateLabel();
                 var over = a.CreateLabel();
                 a.push(rax); a.push(r9); a.call(sub); a.pop(rcx); a.pop(rdx); a.jmp(over);
