@@ -287,6 +287,14 @@ public sealed unsafe partial class EmulatedVcpu
         _r[NextRipSlot] = next;
     }
 
+    /// <summary>The block's last instruction went on to the next one: leave its address for <see cref="Run"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool EndOfBlock(ulong next)
+    {
+        _r[NextRipSlot] = next;
+        return true;
+    }
+
     /// <summary>Leave the block after <paramref name="d"/> (an exit, or a store into the running code).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool Stop(ref DecodedInstruction d)
@@ -325,28 +333,36 @@ public sealed unsafe partial class EmulatedVcpu
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HNop(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovRR64(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v._r[d.Reg0] = v._r[d.Reg1];
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovRR32(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v._r[d.Reg0] = (uint)v._r[d.Reg1];
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v._r[d.Reg0] = d.Immediate;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -354,7 +370,9 @@ public sealed unsafe partial class EmulatedVcpu
     {
         v.Enter(ref d, next);
         v._r[d.Reg0] = v.Read(v.FlatEa(ref d), 8);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -362,7 +380,9 @@ public sealed unsafe partial class EmulatedVcpu
     {
         v.Enter(ref d, next);
         v._r[d.Reg0] = v.Read(v.FlatEa(ref d), 4);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -370,7 +390,10 @@ public sealed unsafe partial class EmulatedVcpu
     {
         v.Enter(ref d, next);
         v.Write(v.FlatEa(ref d), d.Size, v.GetReg(d.Reg1, d.Size));
-        if (v._endBlock) return v.Stop(ref d); if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (v._endBlock) return v.Stop(ref d);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -378,21 +401,28 @@ public sealed unsafe partial class EmulatedVcpu
     {
         v.Enter(ref d, next);
         v.Write(v.FlatEa(ref d), d.Size, d.Immediate);
-        if (v._endBlock) return v.Stop(ref d); if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (v._endBlock) return v.Stop(ref d);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovzxRR8(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v._r[d.Reg0] = (byte)v._r[d.Reg1];
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HMovzxRR16(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v._r[d.Reg0] = (ushort)v._r[d.Reg1];
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -400,7 +430,9 @@ public sealed unsafe partial class EmulatedVcpu
     {
         v.Enter(ref d, next);
         v._r[d.Reg0] = v.Read(v.FlatEa(ref d), 1);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -408,7 +440,9 @@ public sealed unsafe partial class EmulatedVcpu
     {
         v.Enter(ref d, next);
         v._r[d.Reg0] = v.Read(v.FlatEa(ref d), 2);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -416,7 +450,9 @@ public sealed unsafe partial class EmulatedVcpu
     {
         ulong x = Alu.SignExtend(v._r[d.Reg1], d.Size1);
         v._r[d.Reg0] = d.Size == 8 ? x : (uint)x;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -425,7 +461,9 @@ public sealed unsafe partial class EmulatedVcpu
         v.Enter(ref d, next);
         ulong x = Alu.SignExtend(v.Read(v.FlatEa(ref d), d.Size1), d.Size1);
         v._r[d.Reg0] = d.Size == 8 ? x : (uint)x;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -433,7 +471,9 @@ public sealed unsafe partial class EmulatedVcpu
     {
         ulong* r = v._r;
         r[d.Reg0] = (ulong)d.Displacement + r[d.EaBase] + (r[d.EaIndex] << d.MemScaleShift);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -441,21 +481,27 @@ public sealed unsafe partial class EmulatedVcpu
     {
         ulong* r = v._r;
         r[d.Reg0] = (uint)((ulong)d.Displacement + r[d.EaBase] + (r[d.EaIndex] << d.MemScaleShift));
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HLeaRip64(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v._r[d.Reg0] = next + (ulong)d.Displacement;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HLeaRip32(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v._r[d.Reg0] = (uint)(next + (ulong)d.Displacement);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -465,7 +511,9 @@ public sealed unsafe partial class EmulatedVcpu
         // A 32-bit cmov writes its destination even when false, zero-extending it.
         ulong x = v.Condition(d.Condition) ? r[d.Reg1] : r[d.Reg0];
         r[d.Reg0] = d.Size == 8 ? x : (uint)x;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -473,7 +521,9 @@ public sealed unsafe partial class EmulatedVcpu
     {
         ulong* r = v._r;
         r[d.Reg0] = (r[d.Reg0] & ~0xFFUL) | (v.Condition(d.Condition) ? 1UL : 0);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     // ---- ALU, register destination (lazy flags; see EmulatedVcpu.LazyFlags.cs) ---------------------------
@@ -516,120 +566,158 @@ public sealed unsafe partial class EmulatedVcpu
     private static bool HAddRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.AddTo(ref d, v._r[d.Reg1]);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HAddRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.AddTo(ref d, d.Immediate);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HAddRM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.Enter(ref d, next);
         v.AddTo(ref d, v.Read(v.FlatEa(ref d), d.Size));
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HSubRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.SubFrom(ref d, v._r[d.Reg1], true);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HSubRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.SubFrom(ref d, d.Immediate, true);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HSubRM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.Enter(ref d, next);
         v.SubFrom(ref d, v.Read(v.FlatEa(ref d), d.Size), true);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HCmpRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.SubFrom(ref d, v._r[d.Reg1], false);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HCmpRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.SubFrom(ref d, d.Immediate, false);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HAndRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] & v._r[d.Reg1], true);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HAndRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] & d.Immediate, true);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HAndRM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.Enter(ref d, next);
         v.LogicTo(ref d, v._r[d.Reg0] & v.Read(v.FlatEa(ref d), d.Size), true);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HTestRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] & v._r[d.Reg1], false);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HTestRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] & d.Immediate, false);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HOrRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] | v._r[d.Reg1], true);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HOrRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] | d.Immediate, true);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HOrRM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.Enter(ref d, next);
         v.LogicTo(ref d, v._r[d.Reg0] | v.Read(v.FlatEa(ref d), d.Size), true);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HXorRR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] ^ v._r[d.Reg1], true);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HXorRI(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.LogicTo(ref d, v._r[d.Reg0] ^ d.Immediate, true);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool HXorRM(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.Enter(ref d, next);
         v.LogicTo(ref d, v._r[d.Reg0] ^ v.Read(v.FlatEa(ref d), d.Size), true);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     /// <summary>cmp/test r, [m] (any size): flags only.</summary>
@@ -640,7 +728,9 @@ public sealed unsafe partial class EmulatedVcpu
         int size = d.Size;
         ulong b = v.Read(v.FlatEa(ref d), size);
         v.LazyBinary(Op.Cmp, v.GetReg(d.Reg0, size), b, size);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -650,7 +740,9 @@ public sealed unsafe partial class EmulatedVcpu
         int size = d.Size;
         ulong b = v.Read(v.FlatEa(ref d), size);
         v.LazyBinary(Op.Test, v.GetReg(d.Reg0, size), b, size);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     /// <summary>cmp/test [m], r or [m], imm (any size): flags only.</summary>
@@ -661,7 +753,9 @@ public sealed unsafe partial class EmulatedVcpu
         int size = d.Size;
         ulong src = d.Kind1 == OperandKind.Immediate ? d.Immediate : v.GetReg(d.Reg1, size);
         v.LazyBinary(Op.Cmp, v.Read(v.FlatEa(ref d), size), src, size);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -671,7 +765,9 @@ public sealed unsafe partial class EmulatedVcpu
         int size = d.Size;
         ulong src = d.Kind1 == OperandKind.Immediate ? d.Immediate : v.GetReg(d.Reg1, size);
         v.LazyBinary(Op.Test, v.Read(v.FlatEa(ref d), size), src, size);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -679,7 +775,9 @@ public sealed unsafe partial class EmulatedVcpu
     {
         ulong x = ~v._r[d.Reg0];
         v._r[d.Reg0] = d.Size == 8 ? x : (uint)x;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     /// <summary>neg r: the flags of 0 - r (SDM vol. 2, NEG: CF = source != 0, the rest as for sub).</summary>
@@ -687,7 +785,9 @@ public sealed unsafe partial class EmulatedVcpu
     private static bool HNegR(EmulatedVcpu v, ref DecodedInstruction d, ulong next)
     {
         v.NegR(ref d);
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -709,7 +809,9 @@ public sealed unsafe partial class EmulatedVcpu
         ulong r = (a << c) & m, cf = (a >> (bits - c)) & 1;
         v._flags = (v._eflags & ~Flags.Status) | cf | Alu.Szp(r, size) | ((((r >> (bits - 1)) & 1) ^ cf) << 11);
         v._r[d.Reg0] = r;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -720,7 +822,9 @@ public sealed unsafe partial class EmulatedVcpu
         ulong r = a >> c, cf = (a >> (c - 1)) & 1;
         v._flags = (v._eflags & ~Flags.Status) | cf | Alu.Szp(r, size) | (((a >> Alu.SignShift(size)) & 1) << 11);
         v._r[d.Reg0] = r;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -732,7 +836,9 @@ public sealed unsafe partial class EmulatedVcpu
         ulong r = (ulong)(sa >> c) & m, cf = (ulong)(sa >> (c - 1)) & 1;
         v._flags = (v._eflags & ~Flags.Status) | cf | Alu.Szp(r, size);
         v._r[d.Reg0] = r;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -744,7 +850,9 @@ public sealed unsafe partial class EmulatedVcpu
         v.KeepCarry();
         v.SetLazy(LazyKind.Inc, a, 1, r, size);
         v._r[d.Reg0] = r;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -756,7 +864,9 @@ public sealed unsafe partial class EmulatedVcpu
         v.KeepCarry();
         v.SetLazy(LazyKind.Dec, a, 1, r, size);
         v._r[d.Reg0] = r;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -771,7 +881,9 @@ public sealed unsafe partial class EmulatedVcpu
             a = r;
         }
         v._r[d.Reg0] = a;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -786,7 +898,9 @@ public sealed unsafe partial class EmulatedVcpu
             a = r;
         }
         v._r[d.Reg0] = a;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -802,7 +916,9 @@ public sealed unsafe partial class EmulatedVcpu
             a = r;
         }
         v._r[d.Reg0] = a;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     /// <summary>rol r, imm with a nonzero count (32/64-bit: the rotation is the masked count): CF and OF as
@@ -816,7 +932,9 @@ public sealed unsafe partial class EmulatedVcpu
         ulong cf = r & 1;
         v.SetRotateFlags(cf, ((r >> (bits - 1)) & 1) ^ cf);
         v._r[d.Reg0] = r;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -828,7 +946,9 @@ public sealed unsafe partial class EmulatedVcpu
         ulong cf = (r >> (bits - 1)) & 1;
         v.SetRotateFlags(cf, cf ^ ((r >> (bits - 2)) & 1));
         v._r[d.Reg0] = r;
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     // ---- control flow and the stack ------------------------------------------------------------------
@@ -1019,7 +1139,10 @@ public sealed unsafe partial class EmulatedVcpu
     {
         v.Enter(ref d, next);
         v.Push(v._r[d.Reg0], 8);
-        if (v._endBlock) return v.Stop(ref d); if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (v._endBlock) return v.Stop(ref d);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -1032,6 +1155,8 @@ public sealed unsafe partial class EmulatedVcpu
         ulong x = v.Read(sp, 8);
         r[Rsp] = sp + 8;
         r[d.Reg0] = x; // pop rsp loads the popped value (SDM vol. 2, POP)
-        if (d.Last) { v._r[NextRipSlot] = next; return true; } ref var n = ref Unsafe.Add(ref d, 1); return n.Handler(v, ref n, next + n.Length);
+        if (d.Last) return v.EndOfBlock(next);
+        ref var n = ref Unsafe.Add(ref d, 1);
+        return n.Handler(v, ref n, next + n.Length);
     }
 }
