@@ -43,7 +43,7 @@ internal enum OperandKind : byte { None = 0, Register, Memory, Immediate, Branch
 /// serves every linear address it is mapped at.
 /// </summary>
 [StructLayout(LayoutKind.Auto)]
-internal struct DecodedInstruction
+internal unsafe struct DecodedInstruction
 {
     public const byte NoRegister = 0xFF;
     public const byte RipRegister = 16;
@@ -52,8 +52,14 @@ internal struct DecodedInstruction
 
     public const byte SegDefault = 0, SegStack = 1, SegFs = 2, SegGs = 3;
 
+    /// <summary>The handler chosen once at decode time (<see cref="EmulatedVcpu"/>'s Handlers.cs): the executor
+    /// calls it directly instead of switching on <see cref="Op"/> per executed instruction.</summary>
+    public delegate*<EmulatedVcpu, ref DecodedInstruction, ulong, bool> Handler;
     public Op Op;
     public byte Length;
+    /// <summary>Position in its block, and whether it is the block's last instruction (set when the block is built).</summary>
+    public byte Index;
+    public bool Last;
     /// <summary>Operand size in bytes of operand 0 (the destination), or the natural size of the operation.</summary>
     public byte Size;
     /// <summary>Size in bytes of operand 1 (the source of movzx/movsx/movsxd and friends).</summary>
@@ -65,6 +71,15 @@ internal struct DecodedInstruction
     /// <summary>x86 condition encoding 0 (o) .. 15 (g) for jcc/setcc/cmovcc.</summary>
     public byte Condition;
     public byte MemBase, MemIndex, MemScaleShift, MemSegment;
+    /// <summary>Register-file slots for the branch-free effective address of the fast handlers:
+    /// disp + r[EaBase] + (r[EaIndex] &lt;&lt; scale), where an absent register is the always-zero slot and RIP is the
+    /// next-RIP slot (see <see cref="EmulatedVcpu"/>'s register file).</summary>
+    public byte EaBase, EaIndex;
+    /// <summary>The memory operand has the flat form the fast handlers compute: 64-bit address size and the
+    /// default (DS or SS) segment, which has base 0 in 64-bit mode.</summary>
+    public bool EaFlat;
+    /// <summary>The memory operand's default segment is SS (base RSP or RBP): a non-canonical address is #SS.</summary>
+    public bool EaStack;
     public bool Lock, Rep, Repne, AddressSize32, OperandCount3;
     /// <summary>Sign-extended displacement; for RIP-relative operands, relative to the next instruction.</summary>
     public long Displacement;
@@ -88,7 +103,11 @@ internal struct DecodedInstruction
             Rep = i.HasRepPrefix,
             Repne = i.HasRepnePrefix,
         };
-        if (d.Op == Op.Unimplemented || d.Op == Op.Ud) return d;
+        if (d.Op == Op.Unimplemented || d.Op == Op.Ud)
+        {
+            d.Handler = EmulatedVcpu.SelectHandler(ref d);
+            return d;
+        }
         int count = Math.Min(i.OpCount, 3);
         d.OperandCount3 = i.OpCount == 3;
         for (int n = 0; n < count; n++)
@@ -167,6 +186,7 @@ internal struct DecodedInstruction
         if (i.ConditionCode != ConditionCode.None) d.Condition = (byte)(i.ConditionCode - 1);
         FixSizes(ref d, i);
         Specialise(ref d);
+        d.Handler = EmulatedVcpu.SelectHandler(ref d);
         return d;
     }
 
@@ -246,6 +266,10 @@ internal struct DecodedInstruction
             Register.GS => SegGs,
             _ => SegDefault,
         };
+        d.EaBase = d.MemBase == RipRegister ? EmulatedVcpu.NextRipSlot : d.MemBase == NoRegister ? EmulatedVcpu.ZeroSlot : d.MemBase;
+        d.EaIndex = d.MemIndex == NoRegister ? EmulatedVcpu.ZeroSlot : d.MemIndex;
+        d.EaFlat = !d.AddressSize32 && d.MemSegment is SegDefault or SegStack;
+        d.EaStack = d.MemSegment == SegStack;
     }
 
     /// <summary>Sizes implied by the operation rather than by operand 0.</summary>

@@ -12,7 +12,10 @@ namespace Paravirt.Cpu.Emulated;
 /// </summary>
 public sealed unsafe partial class EmulatedVcpu
 {
-    private enum LazyKind : byte { None = 0, Add, Sub, Logic, Inc, Dec }
+    /// <summary>What the lazy record holds. <see cref="LazyKind.Rotated"/> is any record followed by rol/ror:
+    /// SF/ZF/PF still from <see cref="_lazyR"/>, AF pinned in <see cref="_eflags"/>, CF and OF from the rotate in
+    /// <see cref="_lazyA"/> and <see cref="_lazyB"/> (0 or 1).</summary>
+    private enum LazyKind : byte { None = 0, Add, Sub, Logic, Inc, Dec, Rotated }
 
     /// <summary>RFLAGS; its six status bits are stale while <see cref="_lazy"/> is not None (the others never are).</summary>
     private ulong _eflags;
@@ -49,6 +52,9 @@ public sealed unsafe partial class EmulatedVcpu
             case LazyKind.Sub: Alu.Sub(_lazyA, _lazyB, 0, _lazySize, ref f); break;
             case LazyKind.Inc: Alu.Unary(Op.Inc, _lazyA, _lazySize, ref f); break; // CF was kept in _eflags
             case LazyKind.Dec: Alu.Unary(Op.Dec, _lazyA, _lazySize, ref f); break;
+            case LazyKind.Rotated:
+                f = (f & ~(Flags.Status & ~Flags.AF)) | Alu.Szp(_lazyR, _lazySize) | _lazyA | (_lazyB << 11);
+                break;
             default: Alu.Logic(_lazyR, _lazySize, ref f); break;
         }
         _eflags = f;
@@ -109,7 +115,34 @@ public sealed unsafe partial class EmulatedVcpu
             case LazyKind.Add: _eflags = (_eflags & ~Flags.CF) | (_lazyR < _lazyA ? Flags.CF : 0); break;
             case LazyKind.Sub: _eflags = (_eflags & ~Flags.CF) | (_lazyA < _lazyB ? Flags.CF : 0); break;
             case LazyKind.Logic: _eflags &= ~Flags.CF; break;
+            case LazyKind.Rotated: _eflags = (_eflags & ~Flags.CF) | _lazyA; break;
         }
+    }
+
+    /// <summary>
+    /// rol/ror by a nonzero count: CF and OF from the rotate (<paramref name="cf"/>, <paramref name="of"/> are 0 or
+    /// 1), SF/ZF/AF/PF unchanged. A pending record keeps supplying SF/ZF/PF (hashes mix add/xor/and with rotates);
+    /// only its AF is pinned, so nothing is materialised.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetRotateFlags(ulong cf, ulong of)
+    {
+        switch (_lazy)
+        {
+            case LazyKind.None:
+                _eflags = (_eflags & ~(Flags.CF | Flags.OF)) | cf | (of << 11);
+                return;
+            case LazyKind.Add: case LazyKind.Sub: case LazyKind.Inc: case LazyKind.Dec:
+                // The same AF formula for all four (inc/dec: b = 1 does not reach bit 4).
+                _eflags = (_eflags & ~Flags.AF) | ((_lazyA ^ _lazyB ^ _lazyR) & Flags.AF);
+                break;
+            case LazyKind.Logic:
+                _eflags &= ~Flags.AF;
+                break;
+        }
+        _lazyA = cf;
+        _lazyB = of;
+        _lazy = LazyKind.Rotated;
     }
 
     /// <summary>x86 condition <paramref name="cc"/> (0 o .. 15 g) of the current flags, without materialising them.</summary>
@@ -138,6 +171,10 @@ public sealed unsafe partial class EmulatedVcpu
             case LazyKind.Dec:
                 cf = (_eflags & Flags.CF) != 0;
                 of = a == 1UL << sign;
+                break;
+            case LazyKind.Rotated:
+                cf = a != 0;
+                of = b != 0;
                 break;
             default:
                 cf = of = false;

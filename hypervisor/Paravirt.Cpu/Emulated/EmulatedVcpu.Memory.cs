@@ -60,6 +60,7 @@ public sealed unsafe partial class EmulatedVcpu
             return;
         }
         int index = (int)(linearAddress >> 12) & (TlbSize - 1);
+        _tlbEpoch++;
         _tlb[index].ReadTag = _tlb[index].WriteTag = TlbInvalid;
         _itlb[index].Tag = TlbInvalid;
     }
@@ -76,6 +77,7 @@ public sealed unsafe partial class EmulatedVcpu
     private void FlushTlbNow()
     {
         if (_tlb == null) return;
+        _tlbEpoch++;
         for (int i = 0; i < TlbSize; i++)
         {
             _tlb[i].ReadTag = _tlb[i].WriteTag = TlbInvalid;

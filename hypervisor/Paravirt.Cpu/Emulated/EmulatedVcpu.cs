@@ -11,8 +11,9 @@ namespace Paravirt.Cpu.Emulated;
 /// <remarks>
 /// Decode once, execute many: instructions are decoded into <see cref="CodeBlock"/>s keyed by machine address
 /// and revalidated against <see cref="MachineMemory.WriteGeneration"/>; a direct-mapped jump cache maps a RIP to
-/// its block without a dictionary lookup. Execution is a switch on a dense <see cref="Op"/>, with no allocation per
-/// instruction. Guest faults are raised as an internal <see cref="GuestFault"/> that <see cref="Run"/> turns into
+/// its block without a dictionary lookup, and each block caches its successors (chaining). Each instruction
+/// carries a handler chosen at decode time (Handlers.cs) that the executor calls directly, with no allocation
+/// per instruction. Guest faults are raised as an internal <see cref="GuestFault"/> that <see cref="Run"/> turns into
 /// an exit; handlers perform every access that can fault before they commit any register, so a fault leaves
 /// the architectural state as before the instruction.
 /// </remarks>
@@ -28,11 +29,17 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
     private readonly EmulatedPlatform _platform;
     private readonly MachineMemory _memory;
     private readonly byte* _base;
-    private readonly ulong* _r;
-    private GCHandle _gprHandle;
+    /// <summary>The register file while <see cref="Run"/> executes: RAX..R15, then <see cref="ZeroSlot"/> and
+    /// <see cref="NextRipSlot"/>. Native memory, copied from and to <see cref="Registers"/> at the run's edges.</summary>
+    private ulong* _r;
     private readonly GuestFault _fault = new();
 
-    private ulong _rip, _next;
+    private ulong _rip;
+    /// <summary>Address of the instruction after the executing one; a branch stores its target here.</summary>
+    private ref ulong _next => ref _r[NextRipSlot];
+    /// <summary>Bumped whenever cached translations may have changed (TLB flush or invalidation, a new run):
+    /// block links made under an older epoch are not followed.</summary>
+    private uint _tlbEpoch;
     private int _cpl;
     private VcpuExit _exit;
     /// <summary>Set when the current instruction stored into a frame holding decoded code, or asked to end the
@@ -58,8 +65,7 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
         _memory = memory;
         _base = memory.Base;
         Registers = new VcpuRegisters();
-        _gprHandle = GCHandle.Alloc(Registers.Gprs, GCHandleType.Pinned);
-        _r = (ulong*)_gprHandle.AddrOfPinnedObject();
+        _r = (ulong*)NativeMemory.AllocZeroed((nuint)(RegisterSlots * sizeof(ulong)));
         _tlb = (TlbEntry*)NativeMemory.AllocZeroed((nuint)(TlbSize * sizeof(TlbEntry)));
         _itlb = (ItlbEntry*)NativeMemory.AllocZeroed((nuint)(TlbSize * sizeof(ItlbEntry)));
         _decoder = Decoder.Create(64, _reader, 0, DecoderOptions.None);
@@ -89,6 +95,7 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
         Volatile.Write(ref _runThread, Environment.CurrentManagedThreadId);
         LoadState();
         ulong retired = 0;
+        CodeBlock? previous = null;
         try
         {
             while (true)
@@ -99,42 +106,43 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
                     if ((attention & AttentionFlush) != 0) FlushTlbNow();
                     if ((attention & AttentionKick) != 0) return VcpuExit.Kicked;
                 }
-                var block = FindBlock(_rip);
+                var block = previous == null ? FindBlock(_rip) : NextBlock(previous, _rip);
+                previous = block;
                 _currentFrame = block.Frame;
                 _currentFrame2 = block.Frame2;
+                _endBlock = false;
                 if ((_eflags & Flags.TF) != 0)
                 {
                     // Single-step (SDM vol. 3, 18.3.1.4): TF set before an instruction traps #DB after it.
                     ref var step = ref block.Instructions[0];
                     _next = _rip + step.Length;
+                    // The switch, not the handler: a handler goes on with the rest of the block, and a fused
+                    // compare-and-branch would run two instructions.
                     bool continued = Execute(ref step);
                     retired++;
                     _rip = _next;
                     _endBlock = false;
                     return continued ? new VcpuExit(VcpuExitReason.Exception, ExceptionVector.Debug) : _exit;
                 }
+                // The first handler runs the block: each handler calls the next one's (see Handlers.cs), until the
+                // block's last instruction or one that leaves early (an exit, a store into this code).
                 var code = block.Instructions;
-                int count = block.Count;
-                for (int k = 0; k < count; k++)
+                ref var first = ref MemoryMarshal.GetArrayDataReference(code);
+                bool completed = first.Handler(this, ref first, _rip + first.Length);
+                _rip = _r[NextRipSlot];
+                if (completed)
                 {
-                    ref var d = ref code[k];
-                    _next = _rip + d.Length;
-                    if (!Execute(ref d))
+                    retired += (ulong)code.Length;
+                }
+                else
+                {
+                    retired += (ulong)_stopIndex + 1;
+                    if (_exiting)
                     {
-                        retired += (ulong)k + 1;
-                        _rip = _next;
+                        _exiting = false;
                         return _exit;
                     }
-                    _rip = _next;
-                    if (_endBlock)
-                    {
-                        _endBlock = false;
-                        retired += (ulong)k + 1;
-                        goto nextBlock;
-                    }
                 }
-                retired += (ulong)count;
-            nextBlock:;
             }
         }
         catch (GuestFault f)
@@ -150,6 +158,7 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
         finally
         {
             _endBlock = false;
+            _exiting = false;
             InstructionsRetired += retired;
             SaveState();
             Volatile.Write(ref _runThread, 0);
@@ -159,6 +168,9 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
     private void LoadState()
     {
         var regs = Registers;
+        new ReadOnlySpan<ulong>(regs.Gprs).CopyTo(new Span<ulong>(_r, 16));
+        _r[ZeroSlot] = 0;
+        _tlbEpoch++;
         _rip = regs.Rip;
         _flags = (regs.Rflags | Flags.Fixed1) & ~(Flags.RF | Flags.VM);
         SetCpl(regs.Cpl);
@@ -172,6 +184,7 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
 
     private void SaveState()
     {
+        new ReadOnlySpan<ulong>(_r, 16).CopyTo(Registers.Gprs);
         Registers.Rip = _rip;
         Registers.Rflags = _flags;
     }
@@ -201,6 +214,52 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
         public uint Generation2;
         public DecodedInstruction[] Instructions = [];
         public int Count;
+        // Block chaining: the last two successors (linear RIP, block, TLB epoch when linked), alternately replaced.
+        public ulong LinkRip0, LinkRip1;
+        public CodeBlock? Link0, Link1;
+        public uint LinkEpoch0, LinkEpoch1;
+        public bool LinkNext;
+    }
+
+    /// <summary>
+    /// The block at <paramref name="rip"/> after <paramref name="previous"/>: one of its cached successors when the
+    /// RIP matches, no translation has been dropped since the link was made, and the successor's frame has not been
+    /// written since it was decoded; otherwise <see cref="FindBlock"/>, and the result is linked.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private CodeBlock NextBlock(CodeBlock previous, ulong rip)
+    {
+        var link = previous.Link0;
+        if (previous.LinkRip0 == rip && link != null && previous.LinkEpoch0 == _tlbEpoch
+            && _memory.WriteGeneration(link.Frame) == link.Generation)
+            return link;
+        link = previous.Link1;
+        if (previous.LinkRip1 == rip && link != null && previous.LinkEpoch1 == _tlbEpoch
+            && _memory.WriteGeneration(link.Frame) == link.Generation)
+            return link;
+        return LinkBlock(previous, rip);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private CodeBlock LinkBlock(CodeBlock previous, ulong rip)
+    {
+        var block = FindBlock(rip);
+        // A block whose instruction straddles into a second page is revalidated through FindBlock every time.
+        if (block.Frame2 != NoFrame) return block;
+        if (previous.LinkNext)
+        {
+            previous.LinkRip1 = rip;
+            previous.Link1 = block;
+            previous.LinkEpoch1 = _tlbEpoch;
+        }
+        else
+        {
+            previous.LinkRip0 = rip;
+            previous.Link0 = block;
+            previous.LinkEpoch0 = _tlbEpoch;
+        }
+        previous.LinkNext = !previous.LinkNext;
+        return block;
     }
 
     private CodeBlock FindBlock(ulong rip)
@@ -216,6 +275,7 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
             {
                 _blocks.Clear();
                 Array.Clear(_jumpCache);
+                _tlbEpoch++; // and no block links into the dropped cache
             }
             _blocks[maddr] = block;
         }
@@ -268,6 +328,12 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
             _decodeScratch[count++] = d;
             if (EndsBlock(d.Op) || _reader.Exhausted) break;
         }
+        for (int k = 0; k < count; k++)
+        {
+            _decodeScratch[k].Index = (byte)k;
+            _decodeScratch[k].Last = k == count - 1;
+        }
+        FuseBlockEnd(_decodeScratch.AsSpan(0, count));
         block.Instructions = _decodeScratch.AsSpan(0, count).ToArray();
         block.Count = count;
         return block;
@@ -349,8 +415,9 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
         _disposed = true;
         NativeMemory.Free(_tlb);
         NativeMemory.Free(_itlb);
+        NativeMemory.Free(_r);
         _tlb = null;
         _itlb = null;
-        if (_gprHandle.IsAllocated) _gprHandle.Free();
+        _r = null;
     }
 }
