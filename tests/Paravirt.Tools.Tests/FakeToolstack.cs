@@ -26,6 +26,7 @@ internal sealed class FakeToolstack : IToolstack
         public List<Channel<byte[]>> Listeners { get; } = [];
         public List<byte> Input { get; } = [];
         public TaskCompletionSource<DomainEnd> Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<DomainInfo?> Successor { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public bool Paused { get; set; }
     }
 
@@ -95,6 +96,12 @@ internal sealed class FakeToolstack : IToolstack
     {
         lock (_gate)
             return Get(domId).Ended.Task;
+    }
+
+    public Task<DomainInfo?> WaitForSuccessor(uint domId)
+    {
+        lock (_gate)
+            return Get(domId).Successor.Task;
     }
 
     public string Dmesg(bool clear)
@@ -247,14 +254,35 @@ internal sealed class FakeToolstack : IToolstack
     /// <summary>The domain dies: consoles complete, waiters learn how, and it leaves the list.</summary>
     public void End(uint domId, DomainEnd end)
     {
+        FakeDomain domain;
         lock (_gate)
         {
-            var domain = Get(domId);
+            domain = Get(domId);
             _domains.Remove(domId);
             foreach (var listener in domain.Listeners)
                 listener.Writer.TryComplete();
             domain.Ended.TrySetResult(end);
         }
+        domain.Successor.TrySetResult(null);
+    }
+
+    /// <summary>The domain dies and an on_* restart builds its configuration again; returns the new domain.</summary>
+    public DomainInfo EndAndRestart(uint domId, DomainEnd end)
+    {
+        FakeDomain domain;
+        DomainConfig config;
+        lock (_gate)
+        {
+            domain = Get(domId);
+            config = _configs[domId];
+            _domains.Remove(domId);
+            foreach (var listener in domain.Listeners)
+                listener.Writer.TryComplete();
+            domain.Ended.TrySetResult(end);
+        }
+        var next = Create(config, paused: false);
+        domain.Successor.TrySetResult(next);
+        return next;
     }
 
     private FakeDomain Get(uint domId) =>

@@ -53,11 +53,7 @@ public static class XlCommands
             if (attach)
                 return await RelayConsoleAsync(context, client, domain, cancellationToken).ConfigureAwait(false);
             if (result.GetValue(foreground))
-            {
-                var ended = Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.Wait, Domain = Id(domain) }, cancellationToken)
-                    .ConfigureAwait(false));
-                return ended.End is { } end ? Report(context, domain, end) : XlExit.Success;
-            }
+                return await XlForeground.FollowAsync(context, client, config, domain, cancellationToken).ConfigureAwait(false);
             return XlExit.Success;
         }));
         return command;

@@ -89,6 +89,12 @@ public interface IToolstack
     ConsoleSession AttachConsole(uint domId);
     /// <summary>Completes when the domain has died (or at once if it is gone).</summary>
     Task<DomainEnd> WaitForEnd(uint domId);
+    /// <summary>
+    /// Completes, after the domain's end, with the domain its on_* restart action built from the same configuration
+    /// (restart, rename-restart, coredump-restart), or null when none was or will be built (another action, a
+    /// cancelled or failed restart, an explicit destroy). Ask while the domain exists: what `xl create -F` follows.
+    /// </summary>
+    Task<DomainInfo?> WaitForSuccessor(uint domId) => Task.FromResult<DomainInfo?>(null);
     /// <summary>The hypervisor console ring (`xl dmesg`); <paramref name="clear"/> empties it after reading.</summary>
     string Dmesg(bool clear);
 

@@ -51,6 +51,8 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         public XenStoreRingConnection Store { get; } = store;
         public ForeignMapping StoreRing { get; } = storeRing;
         public TaskCompletionSource<DomainEnd> End { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        /// <summary>The domain an on_* restart built from this one's configuration; null once none will be built.</summary>
+        public TaskCompletionSource<DomainInfo?> Successor { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public int Torn;
         /// <summary>Set by an explicit destroy: a restart action that raced it is abandoned.</summary>
         public volatile bool DestroyRequested;
@@ -142,10 +144,13 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     public void Destroy(uint domId)
     {
         // Seen by a restart whose teardown wins the race with this destroy: it must not build the domain again.
-        if (domId < DomId.FirstReserved && _guests.TryGetValue((ushort)domId, out var g)) g.DestroyRequested = true;
+        ManagedGuest? g = null;
+        if (domId < DomId.FirstReserved && _guests.TryGetValue((ushort)domId, out var found)) (g = found).DestroyRequested = true;
         var d = Lookup(domId);
         if (d.IsManaged) throw new ToolstackException("cannot destroy privileged domain 0");
         Teardown(d, destroyed: true);
+        // An explicit destroy ends the line: no restart follows it (see RegisterRestart and StartRestart).
+        if (g is not null) g.Successor.TrySetResult(null);
     }
 
     public void Pause(uint domId)
@@ -170,6 +175,13 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} has no console");
         var reader = g.Console.Subscribe(out var detach);
         return new ConsoleSession(reader, g.End.Task, input => g.Console.SendInput(input.Span), detach);
+    }
+
+    public Task<DomainInfo?> WaitForSuccessor(uint domId)
+    {
+        var d = Lookup(domId);
+        if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} is not managed by this toolstack");
+        return g.Successor.Task;
     }
 
     public Task<DomainEnd> WaitForEnd(uint domId)
