@@ -148,14 +148,27 @@ internal sealed class FakeToolstack : IToolstack
         }
     }
 
+    /// <summary>When set, mem-set and mem-max fail with this message.</summary>
+    public string? MemoryFailure { get; set; }
+
     public void SetMemoryTarget(uint domId, long targetKiB)
     {
-        lock (_gate) { Get(domId); MemoryTargets[domId] = targetKiB; }
+        lock (_gate)
+        {
+            Get(domId);
+            if (MemoryFailure is { } failure) throw new ToolstackException(failure);
+            MemoryTargets[domId] = targetKiB;
+        }
     }
 
     public void SetMaxMemory(uint domId, long maxKiB)
     {
-        lock (_gate) { Get(domId); MemoryMaxima[domId] = maxKiB; }
+        lock (_gate)
+        {
+            Get(domId);
+            if (MemoryFailure is { } failure) throw new ToolstackException(failure);
+            MemoryMaxima[domId] = maxKiB;
+        }
     }
 
     public Dictionary<uint, int> OnlineVcpus { get; } = [];

@@ -72,10 +72,47 @@ public class XlDomainCommandsTests
     }
 
     [Test]
-    public async Task ShutdownWithoutADomainIsAUsageError()
+    public async Task ShutdownWithoutADomainOrDashAFailsWithXlsMessage()
     {
         var run = await _daemon.RunXlAsync(["shutdown"]);
-        Assert.That(run.ExitCode, Is.EqualTo(XlExit.Usage));
+        Assert.That(run.ExitCode, Is.EqualTo(XlExit.Failure));
+        Assert.That(run.Error, Is.EqualTo("You must specify -a or a domain id." + Environment.NewLine));
+    }
+
+    [Test]
+    public async Task ShutdownDashAIgnoresADomainOperandAsXlDoes()
+    {
+        Create("a");
+        Create("b");
+        var run = await _daemon.RunXlAsync(["shutdown", "-a", "a"]);
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.Error);
+        Assert.That(_daemon.Toolstack.ShutdownRequests, Has.Count.EqualTo(2));
+    }
+
+    [Test]
+    public async Task ShutdownAllWaitLogsEachDomainAndNothingAfter()
+    {
+        _daemon.Toolstack.GuestsHonourShutdown = true;
+        var a = Create("a");
+        var b = Create("b");
+        var run = await _daemon.RunXlAsync(["shutdown", "-a", "-w"]);
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.Error);
+        var lines = run.Error.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines[..3], Is.EqualTo(new[] { $"Shutting down domain {a.DomId}", $"Shutting down domain {b.DomId}", "Waiting for 2 domains" }));
+        Assert.That(lines[3..], Is.EquivalentTo(new[]
+        {
+            $"Domain {a.DomId} has been shut down, reason code 0", $"Domain {b.DomId} has been shut down, reason code 0",
+        }));
+    }
+
+    [Test]
+    public async Task RebootWaitReportsTheRebootReasonCode()
+    {
+        _daemon.Toolstack.GuestsHonourShutdown = true;
+        var d = Create("web");
+        var run = await _daemon.RunXlAsync(["reboot", "-w", "web"]);
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.Error);
+        Assert.That(run.Error, Does.EndWith($"Domain {d.DomId} has been shut down, reason code 1{Environment.NewLine}"));
     }
 
     [Test]
@@ -152,6 +189,26 @@ public class XlDomainCommandsTests
         var run = await _daemon.RunXlAsync(["mem-max", "web", "1g"]);
         Assert.That(run.ExitCode, Is.EqualTo(0), run.Error);
         Assert.That(_daemon.Toolstack.MemoryMaxima[d.DomId], Is.EqualTo(1024 * 1024));
+    }
+
+    [Test]
+    public async Task MemSetOfAnUnknownDomainNamesTheDomainBeforeLookingAtTheSize()
+    {
+        var run = await _daemon.RunXlAsync(["mem-set", "ghost", "12q"]);
+        Assert.That(run.ExitCode, Is.EqualTo(XlExit.Failure));
+        Assert.That(run.Error, Does.StartWith("ghost is an invalid domain identifier"));
+    }
+
+    [TestCase("mem-set", "dynamic")]
+    [TestCase("mem-max", "static")]
+    public async Task ARefusedMemoryChangeGivesTheReasonThenXlsLine(string command, string which)
+    {
+        var d = Create("web");
+        _daemon.Toolstack.MemoryFailure = "memory target 1048576 KiB is above the domain's maximum 131072 KiB";
+        var run = await _daemon.RunXlAsync([command, "web", "1g"]);
+        Assert.That(run.ExitCode, Is.EqualTo(XlExit.Failure));
+        Assert.That(run.Error, Is.EqualTo("memory target 1048576 KiB is above the domain's maximum 131072 KiB" + Environment.NewLine
+            + $"cannot set domid {d.DomId} {which} max memory to : 1g" + Environment.NewLine));
     }
 
     [Test]

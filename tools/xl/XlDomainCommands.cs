@@ -28,10 +28,12 @@ public static class XlDomainCommands
         };
         command.SetAction((result, cancellationToken) => XlCommandLine.Guard(context, async () =>
         {
+            // main_shutdown_or_reboot: -a takes every domain but Dom0 (a domain operand is then ignored); without -a
+            // a domain is needed, and its absence is EXIT_FAILURE with this message, not a usage error.
             bool everyone = result.GetValue(all);
             string? target = result.GetValue(domain);
-            if (everyone == (target is not null))
-                throw new XlFailure(everyone ? $"xl {name}: -a takes no domain" : $"'xl {name}' requires at least 1 argument.", XlExit.Usage);
+            if (!everyone && target is null)
+                throw new XlFailure("You must specify -a or a domain id.");
             using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
 
             List<DomainSummary> victims;
@@ -51,7 +53,8 @@ public static class XlDomainCommands
                 foreach (var victim in victims)
                 {
                     await context.Error.WriteLineAsync($"{(reboot ? "Rebooting" : "Shutting down")} domain {victim.DomId}").ConfigureAwait(false);
-                    Expect(await client.RequestAsync(Request(victim, result.GetValue(force), wait: false), cancellationToken).ConfigureAwait(false));
+                    var reply = await client.RequestAsync(Request(victim, result.GetValue(force), wait: false), cancellationToken).ConfigureAwait(false);
+                    if (!reply.Ok) throw new XlFailure($"{name} failed: {reply.Error}");
                 }
                 return XlExit.Success;
             }
@@ -68,13 +71,19 @@ public static class XlDomainCommands
                     waits.Add((victim, waiter, waiter.RequestAsync(Request(victim, result.GetValue(force), wait: true), cancellationToken)));
                 }
                 await context.Error.WriteLineAsync($"Waiting for {waits.Count} domains").ConfigureAwait(false);
-                foreach (var (victim, _, reply) in waits)
+                // Reported as each one goes, in the order they go (xl logs each death event as it arrives).
+                var pending = waits.Select(w => w.Reply).ToList();
+                while (pending.Count > 0)
                 {
-                    var ended = Expect(await reply.ConfigureAwait(false));
-                    int code = ended.End is { } end ? (int)end.Reason : 0;
-                    await context.Error.WriteLineAsync($"Domain {victim.DomId} has been shut down, reason code {code}").ConfigureAwait(false);
+                    var done = await Task.WhenAny(pending).ConfigureAwait(false);
+                    pending.Remove(done);
+                    var victim = waits.First(w => w.Reply == done).Domain;
+                    var ended = await done.ConfigureAwait(false);
+                    if (!ended.Ok) throw new XlFailure($"{name} failed: {ended.Error}");
+                    await context.Error.WriteLineAsync(ended.End is { Destroyed: true }
+                        ? $"Domain {victim.DomId} has been destroyed"
+                        : $"Domain {victim.DomId} has been shut down, reason code {(int)(ended.End?.Reason ?? 0)}").ConfigureAwait(false);
                 }
-                await context.Error.WriteLineAsync($"All domains have been {(reboot ? "rebooted" : "shut down")}").ConfigureAwait(false);
                 return XlExit.Success;
             }
             finally
@@ -245,11 +254,20 @@ public static class XlDomainCommands
         var command = new Command(name, description) { domain, size };
         command.SetAction((result, cancellationToken) => XlCommandLine.Guard(context, async () =>
         {
+            // xl_mem.c: find_domain first, then parse_mem_size_kb, then libxl; each failure is EXIT_FAILURE.
+            using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            var found = Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.List, Domain = result.GetValue(domain) }, cancellationToken)
+                .ConfigureAwait(false)).Domains?.FirstOrDefault() ?? throw new XlFailure($"{result.GetValue(domain)} is an invalid domain identifier");
             string text = result.GetValue(size)!;
             long kib = ParseMemorySizeKiB(text) ?? throw new XlFailure($"invalid memory size: {text}");
-            using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
-            Expect(await client.RequestAsync(new ControlRequest { Op = op, Domain = result.GetValue(domain), MemoryKiB = kib }, cancellationToken)
-                .ConfigureAwait(false));
+            var reply = await client.RequestAsync(new ControlRequest { Op = op, Domain = Id(found), MemoryKiB = kib }, cancellationToken)
+                .ConfigureAwait(false);
+            if (!reply.Ok)
+            {
+                // libxl logs why; xl then says what it could not do.
+                await context.Error.WriteLineAsync(reply.Error ?? "").ConfigureAwait(false);
+                throw new XlFailure($"cannot set domid {found.DomId} {(op == ControlOps.MemSet ? "dynamic" : "static")} max memory to : {text}");
+            }
             return XlExit.Success;
         }));
         return command;

@@ -482,7 +482,8 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     {
         if (uint.TryParse(nameOrId, NumberStyles.None, CultureInfo.InvariantCulture, out var id)) return Lookup(id);
         return _hv.Domains.FirstOrDefault(d => !d.IsDying && (_guests.TryGetValue(d.Id, out var g) ? g.Name : d.Name) == nameOrId)
-               ?? throw new ToolstackException($"{nameOrId} is an invalid domain identifier");
+               // xl's find_domain: libxl_name_to_domid fails with ERROR_INVAL (-6) for a name no domain has.
+               ?? throw new ToolstackException($"{nameOrId} is an invalid domain identifier (rc=-6)");
     }
 
     private DomainInfo Info(Domain d)
