@@ -40,7 +40,7 @@ internal sealed class FakeToolstack : IToolstack
                 throw new ToolstackException($"domain with name \"{config.Name}\" already exists");
             uint id = _nextId++;
             var info = new DomainInfo(id, config.Name, config.Uuid ?? Guid.NewGuid(), config.MemoryMiB, config.Vcpus,
-                paused ? "--p---" : "-b----", 0);
+                paused ? "--p---" : "-b----", 0, MaxKiB: Math.Max(config.MaxMemMiB, config.MemoryMiB) * 1024);
             _domains[id] = new FakeDomain(info) { Paused = paused };
             _configs[id] = config;
             return info;

@@ -326,25 +326,6 @@ public class XlDomainCommandsTests
     }
 
     [Test]
-    public async Task TopInBatchModePrintsOneTablePerIteration()
-    {
-        Create("web");
-        var run = await _daemon.RunXlAsync(["top", "-b", "-i", "2", "-d", "0.05"]);
-        Assert.That(run.ExitCode, Is.EqualTo(0), run.Error);
-        var lines = run.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.That(lines.Count(l => l == TopFormat.Header), Is.EqualTo(2));
-        Assert.That(lines.Count(l => l.TrimStart().StartsWith("web ")), Is.EqualTo(2));
-    }
-
-    [Test]
-    public void TopCpuPercentIsCpuTimeOverWallTime()
-    {
-        var d = new DomainSummary { DomId = 1, Name = "web", State = "r-----", CpuTimeSeconds = 3, MemoryMiB = 64, Vcpus = 1 };
-        string table = TopFormat.Table([d], new Dictionary<uint, double> { [1] = 2 }, 2, 1024 * 1024);
-        Assert.That(table.Split('\n')[1], Is.EqualTo("       web r-----          3   50.0      65536    6.2     1"));
-    }
-
-    [Test]
     public void LibxlActionNamesUseUnderscores()
     {
         Assert.That(LibxlJson.Action(DomainAction.RenameRestart), Is.EqualTo("rename_restart"));

@@ -212,38 +212,6 @@ public static class XlDomainCommands
         return command;
     }
 
-    public static Command Top(XlContext context)
-    {
-        var batch = new Option<bool>("--batch", "-b") { Description = "Output in batch mode (no screen clearing)" };
-        var iterations = new Option<int>("--iterations", "-i") { Description = "Number of updates before exiting (default: until interrupted)" };
-        var delay = new Option<double>("--delay", "-d") { Description = "Seconds between updates", DefaultValueFactory = _ => 3 };
-        var command = new Command("top", "Monitor a host and the domains in real time") { batch, iterations, delay };
-        command.SetAction((result, cancellationToken) => XlCommandLine.Guard(context, async () =>
-        {
-            double seconds = result.GetValue(delay);
-            int left = result.GetValue(iterations);
-            if (!(seconds > 0 && seconds <= 3600) || left < 0)
-                throw new XlFailure("xl top: -d must be 0 < seconds <= 3600 and -i not negative", XlExit.Usage);
-            using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
-            var host = Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.Info }, cancellationToken).ConfigureAwait(false)).Host!;
-            Dictionary<uint, double>? previous = null;
-            var sampled = DateTime.UtcNow;
-            while (true)
-            {
-                var domains = Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.List }, cancellationToken).ConfigureAwait(false)).Domains ?? [];
-                var now = DateTime.UtcNow;
-                if (!result.GetValue(batch)) await context.Out.WriteAsync("\u001b[H\u001b[2J").ConfigureAwait(false);
-                await context.Out.WriteAsync(TopFormat.Table(domains, previous, (now - sampled).TotalSeconds, host.TotalMemoryMiB * 1024)).ConfigureAwait(false);
-                await context.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
-                previous = domains.ToDictionary(d => d.DomId, d => d.CpuTimeSeconds);
-                sampled = now;
-                if (left > 0 && --left == 0) return XlExit.Success;
-                await Task.Delay(TimeSpan.FromSeconds(seconds), cancellationToken).ConfigureAwait(false);
-            }
-        }));
-        return command;
-    }
-
     public static Command MemSet(XlContext context) => MemoryCommand(context, "mem-set", "Set the current memory usage for a domain", ControlOps.MemSet);
     public static Command MemMax(XlContext context) => MemoryCommand(context, "mem-max", "Set the maximum amount reservation for a domain", ControlOps.MemMax);
 
@@ -421,30 +389,6 @@ public static class VcpuListFormat
                 text.Append(DomainListFormat.OneDecimal(double.IsFinite(v.CpuTimeSeconds) && v.CpuTimeSeconds > 0 ? (float)v.CpuTimeSeconds : 0).PadLeft(9));
                 text.Append("  all / all\n");
             }
-        }
-        return text.ToString();
-    }
-}
-
-/// <summary>xentop's table (a subset of its columns: no network or block statistics yet).</summary>
-public static class TopFormat
-{
-    public const string Header = "      NAME  STATE   CPU(sec) CPU(%)     MEM(k) MEM(%) VCPUS";
-
-    /// <summary>CPU(%) is the CPU time used since <paramref name="previous"/> over the elapsed wall time; 0 on the first sample.</summary>
-    public static string Table(IReadOnlyList<DomainSummary> domains, IReadOnlyDictionary<uint, double>? previous, double elapsedSeconds, long hostKiB)
-    {
-        var text = new StringBuilder();
-        text.Append(Header).Append('\n');
-        foreach (var d in domains)
-        {
-            double cpuPercent = previous is not null && previous.TryGetValue(d.DomId, out double before) && elapsedSeconds > 0
-                ? Math.Max(0, (d.CpuTimeSeconds - before) / elapsedSeconds * 100)
-                : 0;
-            long memKiB = d.MemoryMiB * 1024;
-            double memPercent = hostKiB > 0 ? memKiB * 100.0 / hostKiB : 0;
-            text.Append(CultureInfo.InvariantCulture,
-                $"{d.Name,10} {d.State,6} {(long)d.CpuTimeSeconds,10} {cpuPercent,6:F1} {memKiB,10} {memPercent,6:F1} {d.Vcpus,5}\n");
         }
         return text.ToString();
     }

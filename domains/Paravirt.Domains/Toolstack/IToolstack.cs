@@ -24,7 +24,9 @@ public sealed record DomainInfo(
     /// <summary>The balloon target (memory/target) in KiB; 0 when unknown.</summary>
     long TargetKiB = 0,
     /// <summary>Each vCPU as `xl vcpu-list` shows it; null when the domain has none (Dom0 is managed code).</summary>
-    IReadOnlyList<VcpuState>? VcpuStates = null);
+    IReadOnlyList<VcpuState>? VcpuStates = null,
+    /// <summary>The most memory the domain may have (memory/static-max) in KiB; 0: no limit (Dom0).</summary>
+    long MaxKiB = 0);
 
 /// <summary>One vCPU: id, whether it is on a host CPU now or blocked, and the CPU time it has used.</summary>
 public sealed record VcpuState(int Id, bool Online, bool Running, bool Blocked, double CpuTimeSeconds);

@@ -493,7 +493,8 @@ public sealed partial class Toolstack : IToolstack, IDisposable
             d.Id, g?.Name ?? d.Name, d.Uuid, (long)(d.IsManaged ? 0 : d.MaxPages / 256),
             d.IsManaged ? Environment.ProcessorCount : d.Vcpus.Count,
             d.StateLetters, d.CpuTimeSeconds, g?.StartTimeUtc ?? _started, g?.TargetKiB ?? 0,
-            d.IsManaged ? null : d.Vcpus.Select(v => new VcpuState(v.Id, v.IsUp, v.IsRunning, v.IsBlocked, v.CpuTime.TotalSeconds)).ToList());
+            d.IsManaged ? null : d.Vcpus.Select(v => new VcpuState(v.Id, v.IsUp, v.IsRunning, v.IsBlocked, v.CpuTime.TotalSeconds)).ToList(),
+            g?.MaxKiB ?? 0);
     }
 
     /// <summary>xenstored's view of a guest's store ring page (a Dom0 foreign mapping).</summary>
