@@ -286,6 +286,23 @@ public class XlDomainCommandsTests
     }
 
     [Test]
+    public void ListLongLeavesOutADomainWithoutAConfigurationAsXlDoesDomain0() =>
+        Assert.That(JArray.Parse(LibxlJson.List([new DomainSummary { DomId = 0, Name = "Domain-0" }])), Is.Empty);
+
+    [Test]
+    public async Task ListLongShowsTheRunningDomainsNameAndUuid()
+    {
+        var d = Create("web");
+        await _daemon.RunXlAsync(["rename", "web", "www"]);
+        var run = await _daemon.RunXlAsync(["list", "-l"]);
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.Error);
+        var entries = JArray.Parse(run.Out);
+        var web = entries.Single(e => (uint)e["domid"]! == d.DomId);
+        Assert.That((string)web["config"]!["c_info"]!["name"]!, Is.EqualTo("www"));
+        Assert.That((string)web["config"]!["c_info"]!["uuid"]!, Is.EqualTo(d.Uuid.ToString()));
+    }
+
+    [Test]
     public async Task ListVerboseAddsUuidAndReasonColumns()
     {
         var d = Create("web");
@@ -353,7 +370,7 @@ public class XlGlobalOptionTests
         File.WriteAllText(cfg, $"name = \"g\"\nmemory = 16\nkernel = \"{kernel}\"\n");
         var run = await _daemon.RunXlAsync(["-N", "create", cfg]);
         Assert.That(run.ExitCode, Is.EqualTo(0), run.Error);
-        Assert.That((string?)JObject.Parse(run.Out)["c_info"]?["name"], Is.EqualTo("g"));
+        Assert.That((string?)JObject.Parse(run.Out)["config"]?["c_info"]?["name"], Is.EqualTo("g"));
         Assert.That(_daemon.Toolstack.List(), Is.Empty);
     }
 

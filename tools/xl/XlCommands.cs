@@ -38,7 +38,7 @@ public static class XlCommands
                 await context.Error.WriteLineAsync(warning).ConfigureAwait(false);
             if (result.GetValue(dryrun) || context.DryRun)
             {
-                await context.Out.WriteAsync(LibxlJson.Render(LibxlJson.DomainConfig(config))).ConfigureAwait(false);
+                await context.Out.WriteAsync(LibxlJson.Render(LibxlJson.DryRun(config))).ConfigureAwait(false);
                 return XlExit.Success;
             }
 
