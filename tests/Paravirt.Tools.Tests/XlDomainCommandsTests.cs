@@ -139,7 +139,7 @@ public class XlDomainCommandsTests
         Create("b");
         var run = await _daemon.RunXlAsync(["rename", "a", "b"]);
         Assert.That(run.ExitCode, Is.EqualTo(1));
-        Assert.That(run.Error, Does.StartWith("Can't rename domain 'a': "));
+        Assert.That(run.Error, Does.EndWith($"Can't rename domain 'a'.{Environment.NewLine}"));
     }
 
     [Test]
@@ -309,7 +309,24 @@ public class XlDomainCommandsTests
         var run = await _daemon.RunXlAsync(["list", "-v", "web"]);
         var lines = run.Out.Split('\n');
         Assert.That(lines[0], Does.EndWith("Reason-Code\tSecurity Label"));
-        Assert.That(lines[1], Does.Contain(d.Uuid.ToString()));
+        Assert.That(lines[1], Does.EndWith($" {d.Uuid}        -                -"));
+    }
+
+    [Test]
+    public async Task DestroyRefusesDomain0WithoutDashFAsXlDoes()
+    {
+        var run = await _daemon.RunXlAsync(["destroy", "0"]);
+        Assert.That(run.ExitCode, Is.EqualTo(XlExit.Failure));
+        Assert.That(run.Error, Does.StartWith("Not destroying domain 0; use -f to force."));
+    }
+
+    [Test]
+    public async Task DestroyDashFPassesTheRequestOn()
+    {
+        var d = Create("web");
+        var run = await _daemon.RunXlAsync(["destroy", "-f", "web"]);
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.Error);
+        Assert.That(_daemon.Toolstack.Exists(d.DomId), Is.False);
     }
 
     [Test]

@@ -43,9 +43,10 @@ public static class DomainListFormat
             table.Append(Row(domain));
             if (verbose)
             {
-                // " <uuid> %8s" with '-' for a running domain; no XSM, so the label column is "-".
+                // " <uuid>", then " %8x" of the shutdown reason or " %8s" of '-' while it runs, then " %16s" of the
+                // security label: no XSM here, so "-".
                 string reason = domain.State.Length >= 4 && domain.State[3] == 's' ? "0" : "-";
-                table.Append(' ').Append(domain.Uuid.ToString()).Append(' ').Append(reason.PadLeft(8)).Append("       -");
+                table.Append(' ').Append(domain.Uuid.ToString()).Append(' ').Append(reason.PadLeft(8)).Append(' ').Append("-".PadLeft(16));
             }
             table.Append('\n');
         }

@@ -112,7 +112,11 @@ public static class XlDomainCommands
                 Op = ControlOps.Rename, Domain = result.GetValue(domain), NewName = result.GetValue(newName),
             }, cancellationToken).ConfigureAwait(false);
             if (!reply.Ok)
-                throw new XlFailure($"Can't rename domain '{result.GetValue(domain)}': {reply.Error}");
+            {
+                // libxl says why, then xl_misc.c main_rename: "Can't rename domain '%s'."
+                await context.Error.WriteLineAsync(reply.Error ?? "").ConfigureAwait(false);
+                throw new XlFailure($"Can't rename domain '{result.GetValue(domain)}'.");
+            }
             return XlExit.Success;
         }));
         return command;
