@@ -132,14 +132,23 @@ public sealed partial class Toolstack
             }
             case DomainAction.RenameRestart:
             {
-                // xl's preserve_domain: the dead domain stays, renamed <name>--incarnation-<n>; a new one takes the name.
+                // xl's preserve_domain: the dead domain stays, renamed <name> plus the UTC minute as "-%Y%m%dT%H%MZ"
+                // (libxl_domain_preserve appends the suffix); a new one takes the name. If the rename fails (a domain
+                // already preserved in the same minute) xl leaves the old domain in place and does not restart.
                 var pending = RegisterRestart(g);
-                string preserved = $"{g.Config.Name}--incarnation-{g.Incarnation}";
+                string preserved = g.Config.Name + PreserveSuffix(DateTime.UtcNow);
+                _hv.Console.Log($"d{d.Id}: preserving domain {d.Id} {g.Config.Name} with suffix{preserved[g.Config.Name.Length..]}");
+                bool renamed = true;
                 try { Rename(d.Id, preserved); }
-                catch (ToolstackException e) { _hv.Console.Log($"d{d.Id}: rename to {preserved} failed: {e.Message}"); }
+                catch (ToolstackException e)
+                {
+                    _hv.Console.Log($"d{d.Id}: rename to {preserved} failed: {e.Message}; not restarted");
+                    renamed = false;
+                }
                 g.Console.Drain();
                 g.End.TrySetResult(new DomainEnd((ShutdownReason)(uint)reason, false, d.CrashMessage));
-                StartRestart(pending);
+                if (renamed) StartRestart(pending);
+                else DropRestart(pending);
                 break;
             }
             case DomainAction.CoredumpDestroy:
@@ -159,6 +168,10 @@ public sealed partial class Toolstack
         if (action is not (DomainAction.Restart or DomainAction.RenameRestart or DomainAction.CoredumpRestart))
             g.Successor.TrySetResult(null);
     }
+
+    /// <summary>The suffix xl's preserve_domain gives a rename-restarted domain: strftime "-%Y%m%dT%H%MZ" of UTC now.</summary>
+    public static string PreserveSuffix(DateTime utc) =>
+        utc.ToString("'-'yyyyMMdd'T'HHmm'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Record that <paramref name="g"/>'s configuration is to be built again; null when it must not be.</summary>
     private PendingRestart? RegisterRestart(ManagedGuest g)
