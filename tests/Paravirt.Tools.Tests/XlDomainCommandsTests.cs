@@ -251,6 +251,29 @@ public class XlDomainCommandsTests
     }
 
     [Test]
+    public async Task InfoWithANamePrintsOnlyTheValuesOfTheFieldsStartingWithIt()
+    {
+        var run = await _daemon.RunXlAsync(["info", "xen_caps"]);
+        Assert.That((run.ExitCode, run.Out), Is.EqualTo((0, "xen-3.0-x86_64\n")));
+        var prefix = await _daemon.RunXlAsync(["info", "xen_m"]);
+        Assert.That(prefix.Out, Is.EqualTo("4\n19\n"), "xen_major then xen_minor: a prefix, as maybe_printf's strncmp");
+    }
+
+    [Test]
+    public async Task InfoDashNAddsTheTopologyAndNumaTables()
+    {
+        var run = await _daemon.RunXlAsync(["info", "-n"]);
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.Error);
+        Assert.That(run.Out, Does.Contain("cpu_topology           :\ncpu:    core    socket     node\n  0:       0        0        0\n"));
+        Assert.That(run.Out, Does.Contain("numa_info              :\nnode:    memsize    memfree    distances\n   0:      2048       1024      10\n"));
+        Assert.That(run.Out.IndexOf("numa_info", StringComparison.Ordinal), Is.LessThan(run.Out.IndexOf("xen_major", StringComparison.Ordinal)));
+    }
+
+    [Test]
+    public void CpuMhzIsPrintedFromKilohertzAsXlDoes() =>
+        Assert.That(InfoFormat.Render(new HostSummary(), "h", "r", "v", cpuKhz: 3400050), Does.Contain("cpu_mhz                : 3400.050\n"));
+
+    [Test]
     public void UptimeRowsFollowXlsFormat()
     {
         var start = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);

@@ -265,14 +265,18 @@ public static class XlDomainCommands
     public static Command Info(XlContext context)
     {
         var numa = new Option<bool>("--numa", "-n") { Description = "Numa topology info" };
-        var command = new Command("info", "Get information about Xen host") { numa };
+        var name = new Argument<string?>("name") { Arity = ArgumentArity.ZeroOrOne, Description = "Print only the values of the fields whose names start with this." };
+        var command = new Command("info", "Get information about Xen host") { numa, name };
         command.SetAction((result, cancellationToken) => XlCommandLine.Guard(context, async () =>
         {
             using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
             var host = Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.Info }, cancellationToken).ConfigureAwait(false)).Host
                 ?? throw new XlFailure("xl: paravirtd sent no host information");
+            // main_info: the filter applies only without -n.
+            bool withNuma = result.GetValue(numa);
             await context.Out.WriteAsync(InfoFormat.Render(host, Environment.MachineName, Environment.OSVersion.Version.ToString(),
-                System.Runtime.InteropServices.RuntimeInformation.OSDescription)).ConfigureAwait(false);
+                System.Runtime.InteropServices.RuntimeInformation.OSDescription, HostCpu.KiloHertz(), withNuma,
+                withNuma ? null : result.GetValue(name))).ConfigureAwait(false);
             return XlExit.Success;
         }));
         return command;
@@ -325,9 +329,15 @@ public static class UptimeFormat
 /// <summary>xl info's "key<padding>: value" lines (xl_info.c output_nodeinfo/output_physinfo/output_xeninfo).</summary>
 public static class InfoFormat
 {
-    public static string Render(HostSummary host, string hostName, string release, string version)
+    /// <param name="cpuKhz">physinfo's cpu_khz, printed as cpu_mhz "%d.%03d".</param>
+    /// <param name="numa">-n: the cpu and device topology and the NUMA table, between physinfo and xeninfo.</param>
+    /// <param name="only">
+    /// xl info NAME (maybe_printf): print only the value (what follows ": ") of each line that starts with NAME.
+    /// </param>
+    public static string Render(HostSummary host, string hostName, string release, string version, long cpuKhz = 0, bool numa = false,
+        string? only = null)
     {
-        var lines = new List<(string Key, string Value)>
+        var physical = new List<(string Key, string Value)>
         {
             ("host", hostName),
             ("release", release),
@@ -338,6 +348,7 @@ public static class InfoFormat
             ("nr_nodes", "1"),
             ("cores_per_socket", Num(host.NrCpus)),
             ("threads_per_core", "1"),
+            ("cpu_mhz", string.Create(CultureInfo.InvariantCulture, $"{cpuKhz / 1000}.{cpuKhz % 1000:000}")),
             ("virt_caps", host.VirtCaps),
             ("total_memory", Num(host.TotalMemoryMiB)),
             ("free_memory", Num(host.FreeMemoryMiB)),
@@ -345,6 +356,9 @@ public static class InfoFormat
             ("sharing_used_memory", "0"),
             ("outstanding_claims", "0"),
             ("free_cpus", "0"),
+        };
+        var xen = new List<(string Key, string Value)>
+        {
             ("xen_major", Num(host.XenMajor)),
             ("xen_minor", Num(host.XenMinor)),
             ("xen_extra", host.XenExtra),
@@ -363,8 +377,27 @@ public static class InfoFormat
             ("xend_config_format", "4"),
         };
         var text = new StringBuilder();
-        foreach (var (key, value) in lines)
-            text.Append(CultureInfo.InvariantCulture, $"{key,-23}: {value}\n");
+        void Lines(IEnumerable<(string Key, string Value)> lines)
+        {
+            foreach (var (key, value) in lines)
+            {
+                string line = string.Create(CultureInfo.InvariantCulture, $"{key,-23}: {value}\n");
+                if (only is null) text.Append(line);
+                else if (line.StartsWith(only, StringComparison.Ordinal)) text.Append(line[25..]);
+            }
+        }
+        Lines(physical);
+        if (numa)
+        {
+            // One node holding every CPU and all memory; no PCI devices.
+            text.Append("cpu_topology           :\ncpu:    core    socket     node\n");
+            for (int cpu = 0; cpu < host.NrCpus; cpu++)
+                text.Append(CultureInfo.InvariantCulture, $"{cpu,3}:    {cpu,4}     {0,4}     {0,4}\n");
+            text.Append("device topology        :\ndevice           node\nNo device topology data available\n");
+            text.Append("numa_info              :\nnode:    memsize    memfree    distances\n");
+            text.Append(CultureInfo.InvariantCulture, $"{0,4}:    {host.TotalMemoryMiB,6}     {host.FreeMemoryMiB,6}      10\n");
+        }
+        Lines(xen);
         return text.ToString();
     }
 

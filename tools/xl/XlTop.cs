@@ -48,7 +48,7 @@ public static class XlTop
                 if (!batchMode)
                 {
                     text.Append("\u001b[H\u001b[2J");
-                    text.Append(TopFormat.Summary(sample, DateTime.Now, CpuMhz()));
+                    text.Append(TopFormat.Summary(sample, DateTime.Now, (long)HostCpu.KiloHertz() / 1000));
                 }
                 text.Append(TopFormat.Table(sample, previous, options));
                 await context.Out.WriteAsync(text.ToString()).ConfigureAwait(false);
@@ -80,8 +80,15 @@ public static class XlTop
         return new TopSample(host, domains, disks, DateTime.UtcNow);
     }
 
-    /// <summary>The host's clock rate for the summary line ("CPUs: N @ MHz"), from /proc/cpuinfo; 0 when unknown.</summary>
-    private static long CpuMhz()
+    private static ControlResponse Expect(ControlResponse response) =>
+        response.Ok ? response : throw new XlFailure(response.Error ?? "paravirtd refused the request");
+}
+
+/// <summary>The host CPUs' clock, which both xentop's summary and xl info's cpu_mhz show (physinfo's cpu_khz).</summary>
+public static class HostCpu
+{
+    /// <summary>From /proc/cpuinfo's first "cpu MHz" line; 0 when the host does not say.</summary>
+    public static long KiloHertz()
     {
         try
         {
@@ -89,17 +96,15 @@ public static class XlTop
             {
                 if (!line.StartsWith("cpu MHz", StringComparison.Ordinal)) continue;
                 int colon = line.IndexOf(':');
-                if (colon > 0 && double.TryParse(line.AsSpan(colon + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double mhz))
-                    return (long)mhz;
+                if (colon > 0 && double.TryParse(line.AsSpan(colon + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double mhz)
+                    && mhz is > 0 and < 1e7)
+                    return (long)(mhz * 1000);
             }
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
         return 0;
     }
-
-    private static ControlResponse Expect(ControlResponse response) =>
-        response.Ok ? response : throw new XlFailure(response.Error ?? "paravirtd refused the request");
 }
 
 /// <summary>xentop's display switches.</summary>
