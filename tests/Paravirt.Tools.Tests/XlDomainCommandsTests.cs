@@ -326,6 +326,16 @@ public class XlDomainCommandsTests
     }
 
     [Test]
+    public async Task ListTakesAtMostOneDomainAsXlDoes()
+    {
+        Create("a");
+        Create("b");
+        var run = await _daemon.RunXlAsync(["list", "a", "b"]);
+        Assert.That(run.ExitCode, Is.EqualTo(XlExit.Failure));
+        Assert.That(run.Error, Does.StartWith("Usage: xl [-v] list"));
+    }
+
+    [Test]
     public async Task ListVerboseAddsUuidAndReasonColumns()
     {
         var d = Create("web");

@@ -87,8 +87,11 @@ public static class XlCommands
         var command = new Command("list", "List information about all/some domains") { longForm, verbose, domains };
         command.SetAction((result, cancellationToken) => XlCommandLine.Guard(context, async () =>
         {
-            using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
             var names = result.GetValue(domains) ?? [];
+            // main_list: no domain (all) or exactly one; more is help("list") and EXIT_FAILURE.
+            if (names.Length > 1)
+                throw new XlFailure("Usage: xl [-v] list [options] [Domain] (at most one domain)");
+            using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
             var shown = new List<DomainSummary>();
             if (names.Length == 0)
             {
