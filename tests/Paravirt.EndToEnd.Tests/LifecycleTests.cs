@@ -104,7 +104,7 @@ public class LifecycleTests
     {
         var cfg = _xl.GuestConfig("kept", Guest("tests/crash"), extra: "on_crash = \"preserve\"\n");
         Assert.That(_xl.Run("create", cfg).ExitCode, Is.Zero);
-        Assert.That(Xl.WaitUntil(() => _xl.Run("list", "kept").Stdout.Split('\n')[1].Contains("--c-"), TimeSpan.FromSeconds(30)),
+        Assert.That(Xl.WaitUntil(() => _xl.Run("list", "kept").Stdout.Split('\n')[1].Contains("sc-"), TimeSpan.FromSeconds(30)),
             Is.True, "listed as crashed: " + _xl.Run("list", "kept"));
         Assert.That(_xl.Run("dmesg").Stdout, Does.Contain("crashed"));
         Assert.That(_xl.Run("destroy", "kept").ExitCode, Is.Zero);

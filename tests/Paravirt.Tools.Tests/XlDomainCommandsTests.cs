@@ -345,6 +345,16 @@ public class XlDomainCommandsTests
         Assert.That(lines[1], Does.EndWith($" {d.Uuid}        -                -"));
     }
 
+    [TestCase("---sc-", "       3")]
+    [TestCase("---sr-", "       1")]
+    [TestCase("---s--", "       0")]
+    [TestCase("-b----", "       -")]
+    public void ListVerboseShowsTheShutdownReasonCodeFromTheFifthLetter(string state, string reason)
+    {
+        var row = DomainListFormat.Table([new DomainSummary { Name = "x", State = state }], verbose: true).Split('\n')[1];
+        Assert.That(row, Does.EndWith($"{reason}                -"));
+    }
+
     [Test]
     public async Task DestroyRefusesDomain0WithoutDashFAsXlDoes()
     {

@@ -65,7 +65,8 @@ public class XlTopTests
     [TestCase("-b----", "--b---")]
     [TestCase("--p---", "----p-")]
     [TestCase("---s--", "-s----")]
-    [TestCase("----c-", "---c--")]
+    [TestCase("---sc-", "-s-c--")]
+    [TestCase("---sr-", "-s----")]
     [TestCase("-----d", "d-----")]
     [TestCase("--ps--", "-s--p-")]
     public void StateLettersAreInXentopsOrder(string list, string top) => Assert.That(TopFormat.State(list), Is.EqualTo(top));

@@ -146,7 +146,7 @@ public static class TopFormat
             else if (Flag(s, 1)) block++;
             else if (Flag(s, 2)) pause++;
             else if (Flag(s, 3)) shutdown++;
-            else if (Flag(s, 4)) crash++;
+            else if (Crashed(s)) crash++;
             else if (Flag(s, 5)) dying++;
         }
         long total = h.TotalMemoryMiB * 1024, free = h.FreeMemoryMiB * 1024;
@@ -214,13 +214,13 @@ public static class TopFormat
         return row.ToString();
     }
 
-    /// <summary>xentop's state letters, in its order d s b c p r (xl list's are r b p s c d).</summary>
+    /// <summary>xentop's state letters, in its order d s b c p r (xl list's are r b p s, the shutdown reason, d).</summary>
     public static string State(string listState)
     {
         Span<char> letters = stackalloc char[6];
         ReadOnlySpan<(int Index, char Letter)> order = [(5, 'd'), (3, 's'), (1, 'b'), (4, 'c'), (2, 'p'), (0, 'r')];
         for (int i = 0; i < 6; i++)
-            letters[i] = Flag(listState, order[i].Index) ? order[i].Letter : '-';
+            letters[i] = (order[i].Index == 4 ? Crashed(listState) : Flag(listState, order[i].Index)) ? order[i].Letter : '-';
         return new string(letters);
     }
 
@@ -250,6 +250,9 @@ public static class TopFormat
     private static string F1(double value) => DomainListFormat.OneDecimal(double.IsFinite(value) && value > 0 ? value : 0);
 
     private static double Percent(long part, long whole) => whole > 0 ? part * 100.0 / whole : 0;
+
+    /// <summary>xl list's fifth letter is the shutdown reason ("-rscwS"); xentop's crashed flag is reason crash.</summary>
+    private static bool Crashed(string state) => state.Length > 4 && state[4] == 'c';
 
     private static bool Flag(string state, int index) => index < state.Length && state[index] is not '-' and not ' ';
 }

@@ -486,13 +486,35 @@ public sealed partial class Toolstack : IToolstack, IDisposable
                ?? throw new ToolstackException($"{nameOrId} is an invalid domain identifier (rc=-6)");
     }
 
+    /// <summary>
+    /// xl list's six letters (xl_info.c list_domains): r b p, then 's' for any shut-down domain and in the fifth place
+    /// the shutdown reason's letter from "-rscwS" (poweroff '-', reboot 'r', suspend 's', crash 'c', watchdog 'w',
+    /// soft reset 'S'), then d.
+    /// </summary>
+    internal static string ListState(Domain d)
+    {
+        var letters = d.StateLetters.ToCharArray();
+        if (letters.Length != 6) return d.StateLetters;
+        if (d.IsShutdown && d.ShutdownReason is { } reason)
+        {
+            letters[3] = 's';
+            letters[4] = (uint)reason < 6 ? "-rscwS"[(int)(uint)reason] : '?';
+        }
+        else
+        {
+            letters[3] = '-';
+            letters[4] = '-';
+        }
+        return new string(letters);
+    }
+
     private DomainInfo Info(Domain d)
     {
         _guests.TryGetValue(d.Id, out var g);
         return new(
             d.Id, g?.Name ?? d.Name, d.Uuid, (long)(d.IsManaged ? 0 : d.MaxPages / 256),
             d.IsManaged ? Environment.ProcessorCount : d.Vcpus.Count,
-            d.StateLetters, d.CpuTimeSeconds, g?.StartTimeUtc ?? _started, g?.TargetKiB ?? 0,
+            ListState(d), d.CpuTimeSeconds, g?.StartTimeUtc ?? _started, g?.TargetKiB ?? 0,
             d.IsManaged ? null : d.Vcpus.Select(v => new VcpuState(v.Id, v.IsUp, v.IsRunning, v.IsBlocked, v.CpuTime.TotalSeconds)).ToList(),
             g?.MaxKiB ?? 0);
     }
