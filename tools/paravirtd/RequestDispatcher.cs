@@ -86,7 +86,11 @@ public sealed class RequestDispatcher(IToolstack toolstack, DaemonLog log)
                     toolstack.Unpause(toolstack.Find(request.Domain!).DomId);
                     return ControlResponse.Success();
                 case ControlOps.Wait:
-                    var waitedFor = toolstack.Find(request.Domain!).DomId;
+                    // A numeric id is taken as it is: the toolstack still answers for a domain that has just gone.
+                    var waitedFor = uint.TryParse(request.Domain, System.Globalization.NumberStyles.None,
+                        System.Globalization.CultureInfo.InvariantCulture, out uint numeric)
+                        ? numeric
+                        : toolstack.Find(request.Domain!).DomId;
                     // Both taken while the domain exists: after its end it can no longer be looked up.
                     var endTask = toolstack.WaitForEnd(waitedFor);
                     var successorTask = request.FollowRestart ? toolstack.WaitForSuccessor(waitedFor) : null;

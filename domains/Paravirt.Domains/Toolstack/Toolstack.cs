@@ -179,6 +179,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
 
     public Task<DomainInfo?> WaitForSuccessor(uint domId)
     {
+        if (!IsLive(domId) && RecentlyEnded(domId) is { } gone) return gone.Successor.Task;
         var d = Lookup(domId);
         if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} is not managed by this toolstack");
         return g.Successor.Task;
@@ -186,6 +187,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
 
     public Task<DomainEnd> WaitForEnd(uint domId)
     {
+        if (!IsLive(domId) && RecentlyEnded(domId) is { } gone) return gone.End.Task;
         var d = Lookup(domId);
         if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} is not managed by this toolstack");
         return g.End.Task;
@@ -360,6 +362,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         EventChannelTable.Close(_hv.Dom0, g.Dom0StorePort);
         _hv.DestroyDomain(d);
         _guests.TryRemove(d.Id, out _);
+        RememberEnded(g);
         g.End.TrySetResult(new DomainEnd(
             reason is { } r ? (ShutdownReason)(uint)r : ShutdownReason.Poweroff, destroyed && reason == null, d.CrashMessage));
         _hv.Console.Log($"d{d.Id}: destroyed");
@@ -470,6 +473,8 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     {
         if (rc != 0) throw new ToolstackException($"cannot {what}: errno {-rc}");
     }
+
+    private bool IsLive(uint domId) => domId < DomId.FirstReserved && _hv.GetDomain((ushort)domId) is { IsDying: false };
 
     private Domain Lookup(uint domId)
     {

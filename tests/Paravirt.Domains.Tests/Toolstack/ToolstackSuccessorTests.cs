@@ -69,3 +69,29 @@ public class ToolstackSuccessorTests
         Assert.That(next.Result, Is.Null);
     }
 }
+
+/// <summary>A waiter that asks just after a domain went still learns how it ended (what libxl's late watchers get).</summary>
+public class ToolstackRecentlyEndedTests
+{
+    [Test]
+    public void WaitingForADomainThatHasJustGoneGivesItsEnd()
+    {
+        using var f = new ToolstackFixture();
+        var d = f.Toolstack.Create(f.Config("brief"), paused: true);
+        var first = f.Toolstack.WaitForEnd(d.DomId);
+        f.Hv.CrashDomain(f.Hv.GetDomain((ushort)d.DomId)!, "test crash");
+        Assert.That(first.Wait(TimeSpan.FromSeconds(10)), Is.True);
+
+        var late = f.Toolstack.WaitForEnd(d.DomId);
+        Assert.That(late.IsCompleted, Is.True);
+        Assert.That(late.Result.Reason, Is.EqualTo(ShutdownReason.Crash));
+        Assert.That(f.Toolstack.WaitForSuccessor(d.DomId).Wait(TimeSpan.FromSeconds(10)), Is.True);
+    }
+
+    [Test]
+    public void ADomainThatNeverExistedIsStillAnInvalidIdentifier()
+    {
+        using var f = new ToolstackFixture();
+        Assert.That(() => f.Toolstack.WaitForEnd(4000), Throws.TypeOf<ToolstackException>());
+    }
+}
