@@ -45,6 +45,33 @@ public class LifecycleTests
     }
 
     [Test]
+    public void ForegroundCreateStaysAttachedThroughARebootAndExitsAfterThePoweroff()
+    {
+        var cfg = _xl.GuestConfig("stayer", Guest("tests/shutdown"));
+        using var foreground = _xl.Start("create", "-F", cfg);
+        Assert.That(Xl.WaitUntil(() => _xl.Run("domid", "stayer").ExitCode == 0, TimeSpan.FromSeconds(30)), Is.True, foreground.Output);
+        string first = _xl.Run("domid", "stayer").Stdout.Trim();
+
+        Assert.That(_xl.Run("reboot", "-w", "stayer").ExitCode, Is.Zero);
+        Assert.That(Xl.WaitUntil(() => _xl.Run("domid", "stayer") is { ExitCode: 0 } d && d.Stdout.Trim() != first, TimeSpan.FromSeconds(30)),
+            Is.True, "restarted: " + foreground.Output);
+        Assert.That(foreground.Process.HasExited, Is.False, "xl create -F left at the restart: " + foreground.Output);
+
+        Assert.That(_xl.Run("shutdown", "-w", "stayer").ExitCode, Is.Zero);
+        Assert.That(foreground.Process.WaitForExit(30_000), Is.True, foreground.Output);
+        foreground.Process.WaitForExit(); // flush the asynchronous output readers
+        Assert.That(foreground.Process.ExitCode, Is.Zero, foreground.Output);
+        Assert.That(foreground.Output, Does.Contain($"Domain {first} has shut down, reason code 1 0x1\nAction for shutdown reason code 1 is restart\n"));
+        Assert.That(foreground.Output, Does.Contain("Done. Rebooting now\n"));
+        Assert.That(foreground.Output, Does.EndWith("Action for shutdown reason code 0 is destroy\n"
+            + $"Domain {LastShutDownDomid(foreground.Output)} needs to be cleaned up: destroying the domain\nDone. Exiting now\n"));
+    }
+
+    /// <summary>The domid in the last "has shut down" line of an xl create -F log.</summary>
+    private static string LastShutDownDomid(string log) =>
+        System.Text.RegularExpressions.Regex.Matches(log, @"Domain (\d+) has shut down").Last().Groups[1].Value;
+
+    [Test]
     public void RenameMemSetAndDomnameWorkOnARunningGuest()
     {
         var cfg = _xl.GuestConfig("before", Guest("tests/spin"), extra: "maxmem = 48\n");
@@ -77,7 +104,7 @@ public class LifecycleTests
     {
         var cfg = _xl.GuestConfig("kept", Guest("tests/crash"), extra: "on_crash = \"preserve\"\n");
         Assert.That(_xl.Run("create", cfg).ExitCode, Is.Zero);
-        Assert.That(Xl.WaitUntil(() => _xl.Run("list", "kept").Stdout.Split('\n')[1].Contains("--c-"), TimeSpan.FromSeconds(30)),
+        Assert.That(Xl.WaitUntil(() => _xl.Run("list", "kept").Stdout.Split('\n')[1].Contains("sc-"), TimeSpan.FromSeconds(30)),
             Is.True, "listed as crashed: " + _xl.Run("list", "kept"));
         Assert.That(_xl.Run("dmesg").Stdout, Does.Contain("crashed"));
         Assert.That(_xl.Run("destroy", "kept").ExitCode, Is.Zero);

@@ -26,6 +26,7 @@ internal sealed class FakeToolstack : IToolstack
         public List<Channel<byte[]>> Listeners { get; } = [];
         public List<byte> Input { get; } = [];
         public TaskCompletionSource<DomainEnd> Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<DomainInfo?> Successor { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public bool Paused { get; set; }
     }
 
@@ -39,7 +40,7 @@ internal sealed class FakeToolstack : IToolstack
                 throw new ToolstackException($"domain with name \"{config.Name}\" already exists");
             uint id = _nextId++;
             var info = new DomainInfo(id, config.Name, config.Uuid ?? Guid.NewGuid(), config.MemoryMiB, config.Vcpus,
-                paused ? "--p---" : "-b----", 0);
+                paused ? "--p---" : "-b----", 0, MaxKiB: Math.Max(config.MaxMemMiB, config.MemoryMiB) * 1024);
             _domains[id] = new FakeDomain(info) { Paused = paused };
             _configs[id] = config;
             return info;
@@ -97,6 +98,12 @@ internal sealed class FakeToolstack : IToolstack
             return Get(domId).Ended.Task;
     }
 
+    public Task<DomainInfo?> WaitForSuccessor(uint domId)
+    {
+        lock (_gate)
+            return Get(domId).Successor.Task;
+    }
+
     public string Dmesg(bool clear)
     {
         lock (_gate)
@@ -141,14 +148,27 @@ internal sealed class FakeToolstack : IToolstack
         }
     }
 
+    /// <summary>When set, mem-set and mem-max fail with this message.</summary>
+    public string? MemoryFailure { get; set; }
+
     public void SetMemoryTarget(uint domId, long targetKiB)
     {
-        lock (_gate) { Get(domId); MemoryTargets[domId] = targetKiB; }
+        lock (_gate)
+        {
+            Get(domId);
+            if (MemoryFailure is { } failure) throw new ToolstackException(failure);
+            MemoryTargets[domId] = targetKiB;
+        }
     }
 
     public void SetMaxMemory(uint domId, long maxKiB)
     {
-        lock (_gate) { Get(domId); MemoryMaxima[domId] = maxKiB; }
+        lock (_gate)
+        {
+            Get(domId);
+            if (MemoryFailure is { } failure) throw new ToolstackException(failure);
+            MemoryMaxima[domId] = maxKiB;
+        }
     }
 
     public Dictionary<uint, int> OnlineVcpus { get; } = [];
@@ -247,14 +267,35 @@ internal sealed class FakeToolstack : IToolstack
     /// <summary>The domain dies: consoles complete, waiters learn how, and it leaves the list.</summary>
     public void End(uint domId, DomainEnd end)
     {
+        FakeDomain domain;
         lock (_gate)
         {
-            var domain = Get(domId);
+            domain = Get(domId);
             _domains.Remove(domId);
             foreach (var listener in domain.Listeners)
                 listener.Writer.TryComplete();
             domain.Ended.TrySetResult(end);
         }
+        domain.Successor.TrySetResult(null);
+    }
+
+    /// <summary>The domain dies and an on_* restart builds its configuration again; returns the new domain.</summary>
+    public DomainInfo EndAndRestart(uint domId, DomainEnd end)
+    {
+        FakeDomain domain;
+        DomainConfig config;
+        lock (_gate)
+        {
+            domain = Get(domId);
+            config = _configs[domId];
+            _domains.Remove(domId);
+            foreach (var listener in domain.Listeners)
+                listener.Writer.TryComplete();
+            domain.Ended.TrySetResult(end);
+        }
+        var next = Create(config, paused: false);
+        domain.Successor.TrySetResult(next);
+        return next;
     }
 
     private FakeDomain Get(uint domId) =>

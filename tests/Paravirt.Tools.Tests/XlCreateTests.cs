@@ -131,7 +131,9 @@ public class XlCreateTests
     {
         var run = await _daemon.RunXlAsync(["create", "-n", GuestConfig("guest")]);
         Assert.That(run.ExitCode, Is.EqualTo(0), run.Error);
-        var config = Newtonsoft.Json.Linq.JObject.Parse(run.Out);
+        var printed = Newtonsoft.Json.Linq.JObject.Parse(run.Out);
+        Assert.That(printed["domid"]?.Type, Is.EqualTo(Newtonsoft.Json.Linq.JTokenType.Null), "no domain yet: xl prints domid null");
+        var config = printed["config"]!;
         Assert.That((string?)config["c_info"]?["name"], Is.EqualTo("guest"));
         Assert.That((long?)config["b_info"]?["target_memkb"], Is.EqualTo(64 * 1024));
         Assert.That(_daemon.Toolstack.List(), Is.Empty);

@@ -38,16 +38,117 @@ public class VifSpecTests
         }));
     }
 
-    [Test]
-    public void NetdevIsTheDeprecatedNameOfGatewaydev() => Assert.That(VifSpec.Parse("netdev=eth1").GatewayDev, Is.EqualTo("eth1"));
+    private static (VifSpec Vif, List<string> Warnings) ParseWithWarnings(string spec)
+    {
+        var warnings = new List<string>();
+        return (VifSpec.Parse(spec, warnings), warnings);
+    }
 
     [Test]
-    public void NetdevAndGatewaydevTogetherAreOneKeyTwice() =>
-        Assert.That(() => VifSpec.Parse("netdev=eth1,gatewaydev=eth2"), Throws.TypeOf<VifSpecException>().With.Message.Contains("gatewaydev specified twice"));
+    public void TheDocumentsSecondListItemSetsMacAndBridge()
+    {
+        // vif = [ 'mac=00:16:3E:74:34:32', 'mac=00:16:3e:5f:48:e4,bridge=xenbr1' ]
+        var (v, warnings) = ParseWithWarnings("mac=00:16:3e:5f:48:e4,bridge=xenbr1");
+        Assert.That(v, Is.EqualTo(new VifSpec { Mac = "00:16:3e:5f:48:e4", Bridge = "xenbr1" }));
+        Assert.That(warnings, Is.Empty);
+    }
 
-    [TestCase("type=ioemu", "ioemu")]
-    [TestCase("type=vif", "vif")]
-    public void TypeIsVifOrIoemu(string spec, string type) => Assert.That(VifSpec.Parse(spec).Type, Is.EqualTo(type));
+    // The manual's rate examples: "up to 10 megabits every second", "up to 250 kilobytes every second",
+    // "20,000 bytes in every 20 millisecond period".
+    [TestCase("rate=10Mb/s", 1_250_000UL)]
+    [TestCase("rate=250KB/s", 250_000UL)]
+    public void TheDocumentsPerSecondRateExamplesGiveThatManyBytesPerSecond(string spec, ulong bytesPerSecond)
+    {
+        var v = VifSpec.Parse(spec);
+        Assert.That(v.RateBytesPerInterval * 1_000_000UL / v.RateIntervalUsecs, Is.EqualTo(bytesPerSecond));
+        Assert.That(v.RateIntervalUsecs, Is.EqualTo(50_000U), "the default interval is 50ms");
+    }
+
+    [Test]
+    public void TheDocumentsCreditExampleIsTwentyThousandBytesEveryTwentyThousandMicroseconds()
+    {
+        var v = VifSpec.Parse("rate=1MB/s@20ms");
+        Assert.That((v.RateBytesPerInterval, v.RateIntervalUsecs), Is.EqualTo((20_000UL, 20_000U)));
+    }
+
+    [TestCase("bridge=xenbr1", nameof(VifSpec.Bridge), "xenbr1")]
+    [TestCase("gatewaydev=eth0", nameof(VifSpec.GatewayDev), "eth0")]
+    [TestCase("type=ioemu", nameof(VifSpec.Type), "ioemu")]
+    [TestCase("type=vif", nameof(VifSpec.Type), "vif")]
+    [TestCase("model=rtl8139", nameof(VifSpec.Model), "rtl8139")]
+    [TestCase("model=e1000", nameof(VifSpec.Model), "e1000")]
+    [TestCase("model=virtio-net-pci", nameof(VifSpec.Model), "virtio-net-pci")]
+    [TestCase("vifname=web-frontend-0", nameof(VifSpec.VifName), "web-frontend-0")]
+    [TestCase("script=vif-route", nameof(VifSpec.Script), "vif-route")]
+    [TestCase("script=/etc/xen/scripts/vif-nat", nameof(VifSpec.Script), "/etc/xen/scripts/vif-nat")]
+    [TestCase("ip=10.0.0.2", nameof(VifSpec.Ip), "10.0.0.2")]
+    [TestCase("ip=10.0.0.2 10.0.0.3", nameof(VifSpec.Ip), "10.0.0.2 10.0.0.3")]
+    [TestCase("ip=host.example", nameof(VifSpec.Ip), "host.example")]
+    [TestCase("backend=netdom", nameof(VifSpec.Backend), "netdom")]
+    [TestCase("backend=3", nameof(VifSpec.Backend), "3")]
+    [TestCase("bridge=", nameof(VifSpec.Bridge), "")]
+    public void EachDocumentedKeyTakesItsValueAsXlDoes(string spec, string property, string expected)
+    {
+        var (v, warnings) = ParseWithWarnings(spec);
+        Assert.That(typeof(VifSpec).GetProperty(property)!.GetValue(v), Is.EqualTo(expected));
+        Assert.That(warnings, Is.Empty);
+    }
+
+    [Test]
+    public void DevidAndMtuAreTheDocumentsNumbers()
+    {
+        var v = VifSpec.Parse("devid=3,mtu=9000");
+        Assert.That((v.Devid, v.Mtu), Is.EqualTo(((int?)3, (int?)9000)));
+    }
+
+    [Test]
+    public void NetdevIsTheDeprecatedNameOfGatewaydevWithXlsWarning()
+    {
+        var (v, warnings) = ParseWithWarnings("netdev=eth1");
+        Assert.That(v.GatewayDev, Is.EqualTo("eth1"));
+        Assert.That(warnings, Is.EqualTo(new[] { "the netdev parameter is deprecated, please use gatewaydev instead" }));
+    }
+
+    [Test]
+    public void AKeyGivenTwiceKeepsTheLastValueAsXlDoes()
+    {
+        Assert.That(VifSpec.Parse("bridge=xenbr0,bridge=xenbr1").Bridge, Is.EqualTo("xenbr1"));
+        Assert.That(VifSpec.Parse("netdev=eth1,gatewaydev=eth2").GatewayDev, Is.EqualTo("eth2"));
+    }
+
+    // xl create prints these and goes on with the rest of the spec (parse_nic_config's return value is ignored).
+    [TestCase("trusted,bridge=br1", "unrecognized argument `trusted'")]
+    [TestCase("vlan=5,bridge=br1", "unrecognized argument `vlan=5'")]
+    [TestCase("Mac=00:16:3e:00:00:01,bridge=br1", "unrecognized argument `Mac=00:16:3e:00:00:01'")]
+    [TestCase("bridge =xenbr0,bridge=br1", "unrecognized argument `bridge =xenbr0'")]
+    [TestCase("=xenbr0,bridge=br1", "unrecognized argument `=xenbr0'")]
+    [TestCase("type=hvm,bridge=br1", "Invalid parameter `type'.")]
+    [TestCase("mac=00:16:3e:74:34,bridge=br1", "Invalid parameter `mac'.")]
+    [TestCase("mac=00:16:3e:74:34:g2,bridge=br1", "Invalid parameter `mac'.")]
+    [TestCase("mac=00:16:3e:74:34:320,bridge=br1", "Invalid parameter `mac'.")]
+    [TestCase("accel=x,bridge=br1", "the accel parameter for vifs is currently not supported")]
+    [TestCase("colo_compare_out=x,bridge=br1", "COLO")]
+    [TestCase("forwarddev=eth0,bridge=br1", "COLO")]
+    public void WhatXlOnlyComplainsAboutIsAWarningAndTheRestStillParses(string spec, string warning)
+    {
+        var (v, warnings) = ParseWithWarnings(spec);
+        Assert.That(warnings, Has.Count.EqualTo(1));
+        Assert.That(warnings[0], Does.Contain(warning));
+        Assert.That(v.Bridge, Is.EqualTo("br1"));
+    }
+
+    [Test]
+    public void AnInvalidTypeOrMacLeavesTheDefault()
+    {
+        Assert.That(VifSpec.Parse("type=hvm").Type, Is.Null);
+        Assert.That(VifSpec.Parse("mac=zz").Mac, Is.Null);
+    }
+
+    [TestCase("mac=00-16-3e-74-34-32", "00:16:3e:74:34:32")]
+    [TestCase("mac=0:16:3e:1:2:a", "00:16:3e:01:02:0a")]
+    [TestCase("mac=00:16:3e:74:34:32:01", "00:16:3e:74:34:32")]
+    public void AMacIsSixHexNumbersWithAnySeparatorAsXlReadsIt(string spec, string mac) =>
+        Assert.That(VifSpec.Parse(spec).Mac, Is.EqualTo(mac));
 
     // The manual's three examples and its "1MB/s@20ms is 20,000 bytes every 20,000 us".
     [TestCase("10Mb/s", 62_500UL, 50_000U)]
@@ -67,6 +168,7 @@ public class VifSpecTests
         Assert.That(v.Rate, Is.EqualTo(rate));
     }
 
+    // What makes xl create exit: a bad rate (parse_vif_rate), a number that is not one (parse_ulong).
     [TestCase("rate=@20ms", "no rate specified")]
     [TestCase("rate=10Mb", "invalid rate")]
     [TestCase("rate=10mb/s", "invalid rate")]
@@ -81,37 +183,13 @@ public class VifSpecTests
     [TestCase("rate=1MB/s@0ms", "replenishment interval overflow")]
     [TestCase("rate=1MB/s@4295s", "replenishment interval overflow")]
     [TestCase("rate=1MB/s@20ms@3", "invalid replenishment interval")]
-    [TestCase("mac=00:16:3e:74:34", "invalid mac")]
-    [TestCase("mac=00:16:3e:74:34:32:01", "invalid mac")]
-    [TestCase("mac=00:16:3e:74:34:320", "invalid mac")]
-    [TestCase("mac=00-16-3e-74-34-32", "invalid mac")]
-    [TestCase("mac=00:16:3e:74:34:g2", "invalid mac")]
-    [TestCase("type=hvm", "invalid type")]
-    [TestCase("devid=-1", "devid must be a decimal number")]
-    [TestCase("devid=x", "devid must be a decimal number")]
-    [TestCase("devid=0x10", "devid must be a decimal number")]
-    [TestCase("devid=99999999999999999999", "devid must be a decimal number")]
-    [TestCase("devid=2147483648", "devid must be between")]
-    [TestCase("mtu=67", "mtu must be between 68 and 65535")]
-    [TestCase("mtu=65536", "mtu must be between")]
-    [TestCase("mtu=1500b", "mtu must be a decimal number")]
-    [TestCase("vifname=a-very-long-name", "invalid vifname")]
-    [TestCase("vifname=a/b", "invalid vifname")]
-    [TestCase("ip=10.0.0.300", "invalid IP address `10.0.0.300'")]
-    [TestCase("ip=10.1", "invalid IP address")]
-    [TestCase("ip=10.0.0.1/33", "invalid IP address")]
-    [TestCase("ip=10.0.0.1 bogus", "invalid IP address `bogus'")]
-    [TestCase("backend=a/b", "invalid backend domain")]
-    [TestCase("bridge=", "empty value for bridge")]
-    [TestCase("bridge=xenbr0,bridge=xenbr1", "bridge specified twice")]
+    [TestCase("devid=-1", "failed to convert \"-1\" to number")]
+    [TestCase("devid=x", "failed to convert")]
+    [TestCase("devid=", "failed to convert")]
+    [TestCase("devid=99999999999999999999", "out of range")]
+    [TestCase("devid=2147483648", "out of range")]
+    [TestCase("mtu=big", "failed to convert")]
     [TestCase("bridge=a\u0001b", "control character")]
-    [TestCase("trusted", "unrecognized argument `trusted'")]
-    [TestCase("untrusted", "unrecognized argument `untrusted'")]
-    [TestCase("vlan=5", "unrecognized argument `vlan'")]
-    [TestCase("Mac=00:16:3e:00:00:01", "unrecognized argument `Mac'")]
-    [TestCase("=xenbr0", "unrecognized argument `=xenbr0'")]
-    [TestCase("colo_compare_out=x", "COLO replication")]
-    [TestCase("forwarddev=eth0", "COLO replication")]
     public void BadValuesAreOneLineErrorsNamingThePart(string spec, string what)
     {
         var e = Assert.Throws<VifSpecException>(() => VifSpec.Parse(spec))!;
@@ -123,8 +201,11 @@ public class VifSpecTests
 
     [TestCase("devid=010", 10)]
     [TestCase("devid=0", 0)]
+    [TestCase("devid=0x10", 0)]
+    [TestCase("devid=12ab", 12)]
+    [TestCase("devid= 7", 7)]
     [TestCase("devid=2147483647", int.MaxValue)]
-    public void DevidIsDecimalLikeXlsParseUlong(string spec, int devid) => Assert.That(VifSpec.Parse(spec).Devid, Is.EqualTo(devid));
+    public void DevidIsReadLikeXlsParseUlong(string spec, int devid) => Assert.That(VifSpec.Parse(spec).Devid, Is.EqualTo(devid));
 
     [Test]
     public void AGeneratedMacIsInXensOuiWithTheTopBitOfTheFourthByteClear()

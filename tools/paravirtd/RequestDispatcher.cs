@@ -86,9 +86,17 @@ public sealed class RequestDispatcher(IToolstack toolstack, DaemonLog log)
                     toolstack.Unpause(toolstack.Find(request.Domain!).DomId);
                     return ControlResponse.Success();
                 case ControlOps.Wait:
-                    var end = await toolstack.WaitForEnd(toolstack.Find(request.Domain!).DomId)
-                        .WaitAsync(cancellationToken).ConfigureAwait(false);
-                    return new ControlResponse { Ok = true, End = end.ToWire() };
+                    // A numeric id is taken as it is: the toolstack still answers for a domain that has just gone.
+                    var waitedFor = uint.TryParse(request.Domain, System.Globalization.NumberStyles.None,
+                        System.Globalization.CultureInfo.InvariantCulture, out uint numeric)
+                        ? numeric
+                        : toolstack.Find(request.Domain!).DomId;
+                    // Both taken while the domain exists: after its end it can no longer be looked up.
+                    var endTask = toolstack.WaitForEnd(waitedFor);
+                    var successorTask = request.FollowRestart ? toolstack.WaitForSuccessor(waitedFor) : null;
+                    var end = await endTask.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    var successor = successorTask is null ? null : await successorTask.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    return new ControlResponse { Ok = true, End = end.ToWire(), Domain = successor?.ToWire() };
                 case ControlOps.Shutdown:
                     var stopping = toolstack.Find(request.Domain!);
                     // Take the end before asking, so a guest that stops at once cannot be missed.

@@ -17,6 +17,7 @@ public static class WireMapping
         CpuTimeSeconds = info.CpuTimeSeconds,
         StartTimeUtc = info.StartTimeUtc,
         TargetKiB = info.TargetKiB,
+        MaxKiB = info.MaxKiB,
         VcpuStates = info.VcpuStates?.Select(v => new VcpuSummary
         {
             Id = v.Id, Online = v.Online, Running = v.Running, Blocked = v.Blocked, CpuTimeSeconds = v.CpuTimeSeconds,

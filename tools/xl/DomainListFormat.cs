@@ -43,9 +43,15 @@ public static class DomainListFormat
             table.Append(Row(domain));
             if (verbose)
             {
-                // " <uuid> %8s" with '-' for a running domain; no XSM, so the label column is "-".
-                string reason = domain.State.Length >= 4 && domain.State[3] == 's' ? "0" : "-";
-                table.Append(' ').Append(domain.Uuid.ToString()).Append(' ').Append(reason.PadLeft(8)).Append("       -");
+                // " <uuid>", then " %8x" of the shutdown reason or " %8s" of '-' while it runs, then " %16s" of the
+                // security label: no XSM here, so "-".
+                string reason = "-";
+                if (domain.State.Length >= 5 && domain.State[3] == 's')
+                {
+                    int code = "-rscwS".IndexOf(domain.State[4], StringComparison.Ordinal);
+                    reason = code < 0 ? "?" : code.ToString("x", CultureInfo.InvariantCulture);
+                }
+                table.Append(' ').Append(domain.Uuid.ToString()).Append(' ').Append(reason.PadLeft(8)).Append(' ').Append("-".PadLeft(16));
             }
             table.Append('\n');
         }

@@ -96,21 +96,31 @@ public static class LibxlJson
         _ => action.ToString().ToLowerInvariant(),
     };
 
-    /// <summary>xl list -l: one entry per domain; Dom0 (no xl.cfg) gets its c_info only.</summary>
+    /// <summary>
+    /// `xl create -n` (and `xl -N create`): xl's printf_info with no domain yet, i.e. {"domid": null, "config": ...}
+    /// (tools/xl/xl_info.c printf_info_one_json with domid -1).
+    /// </summary>
+    public static JObject DryRun(DomainConfig config) => new() { ["domid"] = JValue.CreateNull(), ["config"] = DomainConfig(config) };
+
+    /// <summary>
+    /// xl list -l: one {"domid", "config"} entry per domain whose configuration the toolstack holds, as
+    /// libxl_retrieve_domain_configuration gives it: the file's configuration brought up to date with the running
+    /// domain (its name after a rename, its uuid, its memory target and maximum). Dom0 was not built from an xl.cfg and
+    /// has none, so it is left out, as xl leaves out a domain whose configuration cannot be retrieved.
+    /// </summary>
     public static string List(IEnumerable<DomainSummary> domains)
     {
         var array = new JArray();
         foreach (var d in domains)
         {
-            var config = d.Config is { } c
-                ? DomainConfig(c)
-                : new JObject { ["c_info"] = new JObject { ["type"] = "pv", ["name"] = d.Name, ["uuid"] = d.Uuid.ToString() } };
-            if (d.Config is not null && config["c_info"] is JObject info)
-            {
-                // The running domain's identity wins over the file: rename and a generated uuid.
-                info["name"] = d.Name;
-                info["uuid"] = d.Uuid.ToString();
-            }
+            if (d.Config is not { } c) continue;
+            var config = DomainConfig(c);
+            var info = (JObject)config["c_info"]!;
+            info["name"] = d.Name;
+            info["uuid"] = d.Uuid.ToString();
+            var build = (JObject)config["b_info"]!;
+            if (d.TargetKiB > 0) build["target_memkb"] = d.TargetKiB;
+            if (d.MaxKiB > 0) build["max_memkb"] = d.MaxKiB;
             array.Add(new JObject { ["domid"] = d.DomId, ["config"] = config });
         }
         return Render(array);

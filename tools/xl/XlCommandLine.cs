@@ -34,7 +34,7 @@ public static class XlCommandLine
             XlDomainCommands.Info(context),
             XlDomainCommands.VcpuList(context),
             XlDomainCommands.VcpuSet(context),
-            XlDomainCommands.Top(context),
+            XlTop.Command(context),
             XlBlockCommands.BlockAttach(context),
             XlBlockCommands.BlockDetach(context),
             XlBlockCommands.BlockList(context),

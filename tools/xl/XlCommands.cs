@@ -38,7 +38,7 @@ public static class XlCommands
                 await context.Error.WriteLineAsync(warning).ConfigureAwait(false);
             if (result.GetValue(dryrun) || context.DryRun)
             {
-                await context.Out.WriteAsync(LibxlJson.Render(LibxlJson.DomainConfig(config))).ConfigureAwait(false);
+                await context.Out.WriteAsync(LibxlJson.Render(LibxlJson.DryRun(config))).ConfigureAwait(false);
                 return XlExit.Success;
             }
 
@@ -53,11 +53,7 @@ public static class XlCommands
             if (attach)
                 return await RelayConsoleAsync(context, client, domain, cancellationToken).ConfigureAwait(false);
             if (result.GetValue(foreground))
-            {
-                var ended = Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.Wait, Domain = Id(domain) }, cancellationToken)
-                    .ConfigureAwait(false));
-                return ended.End is { } end ? Report(context, domain, end) : XlExit.Success;
-            }
+                return await XlForeground.FollowAsync(context, client, config, domain, cancellationToken).ConfigureAwait(false);
             return XlExit.Success;
         }));
         return command;
@@ -91,8 +87,11 @@ public static class XlCommands
         var command = new Command("list", "List information about all/some domains") { longForm, verbose, domains };
         command.SetAction((result, cancellationToken) => XlCommandLine.Guard(context, async () =>
         {
-            using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
             var names = result.GetValue(domains) ?? [];
+            // main_list: no domain (all) or exactly one; more is help("list") and EXIT_FAILURE.
+            if (names.Length > 1)
+                throw new XlFailure("Usage: xl [-v] list [options] [Domain] (at most one domain)");
+            using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
             var shown = new List<DomainSummary>();
             if (names.Length == 0)
             {
@@ -111,8 +110,24 @@ public static class XlCommands
         return command;
     }
 
-    public static Command Destroy(XlContext context) =>
-        SimpleDomainCommand(context, "destroy", "Terminate a domain immediately", ControlOps.Destroy);
+    public static Command Destroy(XlContext context)
+    {
+        var force = new Option<bool>("-f") { Description = "Permit destroying domain 0, which will only succeed when run from disaggregated toolstack domain with a hardware domain distinct from domain 0." };
+        var domain = Operands(new Argument<string>("Domain"));
+        var command = new Command("destroy", "Terminate a domain immediately") { force, domain };
+        command.SetAction((result, cancellationToken) => XlCommandLine.Guard(context, async () =>
+        {
+            string target = result.GetValue(domain)!;
+            // xl_vmcontrol.c destroy_domain: domain 0 only with -f (and then the toolstack still refuses: Dom0 here is
+            // the host's own managed domain, not a disaggregated one).
+            if (target is "0" or "Domain-0" && !result.GetValue(force))
+                throw new XlFailure("Not destroying domain 0; use -f to force. This can only be done when using a disaggregated hardware domain and toolstack.");
+            using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.Destroy, Domain = target }, cancellationToken).ConfigureAwait(false));
+            return XlExit.Success;
+        }));
+        return command;
+    }
 
     public static Command Pause(XlContext context) =>
         SimpleDomainCommand(context, "pause", "Pause execution of a domain", ControlOps.Pause);

@@ -28,10 +28,12 @@ public static class XlDomainCommands
         };
         command.SetAction((result, cancellationToken) => XlCommandLine.Guard(context, async () =>
         {
+            // main_shutdown_or_reboot: -a takes every domain but Dom0 (a domain operand is then ignored); without -a
+            // a domain is needed, and its absence is EXIT_FAILURE with this message, not a usage error.
             bool everyone = result.GetValue(all);
             string? target = result.GetValue(domain);
-            if (everyone == (target is not null))
-                throw new XlFailure(everyone ? $"xl {name}: -a takes no domain" : $"'xl {name}' requires at least 1 argument.", XlExit.Usage);
+            if (!everyone && target is null)
+                throw new XlFailure("You must specify -a or a domain id.");
             using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
 
             List<DomainSummary> victims;
@@ -51,7 +53,8 @@ public static class XlDomainCommands
                 foreach (var victim in victims)
                 {
                     await context.Error.WriteLineAsync($"{(reboot ? "Rebooting" : "Shutting down")} domain {victim.DomId}").ConfigureAwait(false);
-                    Expect(await client.RequestAsync(Request(victim, result.GetValue(force), wait: false), cancellationToken).ConfigureAwait(false));
+                    var reply = await client.RequestAsync(Request(victim, result.GetValue(force), wait: false), cancellationToken).ConfigureAwait(false);
+                    if (!reply.Ok) throw new XlFailure($"{name} failed: {reply.Error}");
                 }
                 return XlExit.Success;
             }
@@ -68,13 +71,19 @@ public static class XlDomainCommands
                     waits.Add((victim, waiter, waiter.RequestAsync(Request(victim, result.GetValue(force), wait: true), cancellationToken)));
                 }
                 await context.Error.WriteLineAsync($"Waiting for {waits.Count} domains").ConfigureAwait(false);
-                foreach (var (victim, _, reply) in waits)
+                // Reported as each one goes, in the order they go (xl logs each death event as it arrives).
+                var pending = waits.Select(w => w.Reply).ToList();
+                while (pending.Count > 0)
                 {
-                    var ended = Expect(await reply.ConfigureAwait(false));
-                    int code = ended.End is { } end ? (int)end.Reason : 0;
-                    await context.Error.WriteLineAsync($"Domain {victim.DomId} has been shut down, reason code {code}").ConfigureAwait(false);
+                    var done = await Task.WhenAny(pending).ConfigureAwait(false);
+                    pending.Remove(done);
+                    var victim = waits.First(w => w.Reply == done).Domain;
+                    var ended = await done.ConfigureAwait(false);
+                    if (!ended.Ok) throw new XlFailure($"{name} failed: {ended.Error}");
+                    await context.Error.WriteLineAsync(ended.End is { Destroyed: true }
+                        ? $"Domain {victim.DomId} has been destroyed"
+                        : $"Domain {victim.DomId} has been shut down, reason code {(int)(ended.End?.Reason ?? 0)}").ConfigureAwait(false);
                 }
-                await context.Error.WriteLineAsync($"All domains have been {(reboot ? "rebooted" : "shut down")}").ConfigureAwait(false);
                 return XlExit.Success;
             }
             finally
@@ -103,7 +112,11 @@ public static class XlDomainCommands
                 Op = ControlOps.Rename, Domain = result.GetValue(domain), NewName = result.GetValue(newName),
             }, cancellationToken).ConfigureAwait(false);
             if (!reply.Ok)
-                throw new XlFailure($"Can't rename domain '{result.GetValue(domain)}': {reply.Error}");
+            {
+                // libxl says why, then xl_misc.c main_rename: "Can't rename domain '%s'."
+                await context.Error.WriteLineAsync(reply.Error ?? "").ConfigureAwait(false);
+                throw new XlFailure($"Can't rename domain '{result.GetValue(domain)}'.");
+            }
             return XlExit.Success;
         }));
         return command;
@@ -203,38 +216,6 @@ public static class XlDomainCommands
         return command;
     }
 
-    public static Command Top(XlContext context)
-    {
-        var batch = new Option<bool>("--batch", "-b") { Description = "Output in batch mode (no screen clearing)" };
-        var iterations = new Option<int>("--iterations", "-i") { Description = "Number of updates before exiting (default: until interrupted)" };
-        var delay = new Option<double>("--delay", "-d") { Description = "Seconds between updates", DefaultValueFactory = _ => 3 };
-        var command = new Command("top", "Monitor a host and the domains in real time") { batch, iterations, delay };
-        command.SetAction((result, cancellationToken) => XlCommandLine.Guard(context, async () =>
-        {
-            double seconds = result.GetValue(delay);
-            int left = result.GetValue(iterations);
-            if (!(seconds > 0 && seconds <= 3600) || left < 0)
-                throw new XlFailure("xl top: -d must be 0 < seconds <= 3600 and -i not negative", XlExit.Usage);
-            using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
-            var host = Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.Info }, cancellationToken).ConfigureAwait(false)).Host!;
-            Dictionary<uint, double>? previous = null;
-            var sampled = DateTime.UtcNow;
-            while (true)
-            {
-                var domains = Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.List }, cancellationToken).ConfigureAwait(false)).Domains ?? [];
-                var now = DateTime.UtcNow;
-                if (!result.GetValue(batch)) await context.Out.WriteAsync("\u001b[H\u001b[2J").ConfigureAwait(false);
-                await context.Out.WriteAsync(TopFormat.Table(domains, previous, (now - sampled).TotalSeconds, host.TotalMemoryMiB * 1024)).ConfigureAwait(false);
-                await context.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
-                previous = domains.ToDictionary(d => d.DomId, d => d.CpuTimeSeconds);
-                sampled = now;
-                if (left > 0 && --left == 0) return XlExit.Success;
-                await Task.Delay(TimeSpan.FromSeconds(seconds), cancellationToken).ConfigureAwait(false);
-            }
-        }));
-        return command;
-    }
-
     public static Command MemSet(XlContext context) => MemoryCommand(context, "mem-set", "Set the current memory usage for a domain", ControlOps.MemSet);
     public static Command MemMax(XlContext context) => MemoryCommand(context, "mem-max", "Set the maximum amount reservation for a domain", ControlOps.MemMax);
 
@@ -245,11 +226,20 @@ public static class XlDomainCommands
         var command = new Command(name, description) { domain, size };
         command.SetAction((result, cancellationToken) => XlCommandLine.Guard(context, async () =>
         {
+            // xl_mem.c: find_domain first, then parse_mem_size_kb, then libxl; each failure is EXIT_FAILURE.
+            using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            var found = Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.List, Domain = result.GetValue(domain) }, cancellationToken)
+                .ConfigureAwait(false)).Domains?.FirstOrDefault() ?? throw new XlFailure($"{result.GetValue(domain)} is an invalid domain identifier");
             string text = result.GetValue(size)!;
             long kib = ParseMemorySizeKiB(text) ?? throw new XlFailure($"invalid memory size: {text}");
-            using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
-            Expect(await client.RequestAsync(new ControlRequest { Op = op, Domain = result.GetValue(domain), MemoryKiB = kib }, cancellationToken)
-                .ConfigureAwait(false));
+            var reply = await client.RequestAsync(new ControlRequest { Op = op, Domain = Id(found), MemoryKiB = kib }, cancellationToken)
+                .ConfigureAwait(false);
+            if (!reply.Ok)
+            {
+                // libxl logs why; xl then says what it could not do.
+                await context.Error.WriteLineAsync(reply.Error ?? "").ConfigureAwait(false);
+                throw new XlFailure($"cannot set domid {found.DomId} {(op == ControlOps.MemSet ? "dynamic" : "static")} max memory to : {text}");
+            }
             return XlExit.Success;
         }));
         return command;
@@ -275,14 +265,18 @@ public static class XlDomainCommands
     public static Command Info(XlContext context)
     {
         var numa = new Option<bool>("--numa", "-n") { Description = "Numa topology info" };
-        var command = new Command("info", "Get information about Xen host") { numa };
+        var name = new Argument<string?>("name") { Arity = ArgumentArity.ZeroOrOne, Description = "Print only the values of the fields whose names start with this." };
+        var command = new Command("info", "Get information about Xen host") { numa, name };
         command.SetAction((result, cancellationToken) => XlCommandLine.Guard(context, async () =>
         {
             using var client = await context.Daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
             var host = Expect(await client.RequestAsync(new ControlRequest { Op = ControlOps.Info }, cancellationToken).ConfigureAwait(false)).Host
                 ?? throw new XlFailure("xl: paravirtd sent no host information");
+            // main_info: the filter applies only without -n.
+            bool withNuma = result.GetValue(numa);
             await context.Out.WriteAsync(InfoFormat.Render(host, Environment.MachineName, Environment.OSVersion.Version.ToString(),
-                System.Runtime.InteropServices.RuntimeInformation.OSDescription)).ConfigureAwait(false);
+                System.Runtime.InteropServices.RuntimeInformation.OSDescription, HostCpu.KiloHertz(), withNuma,
+                withNuma ? null : result.GetValue(name))).ConfigureAwait(false);
             return XlExit.Success;
         }));
         return command;
@@ -335,9 +329,15 @@ public static class UptimeFormat
 /// <summary>xl info's "key<padding>: value" lines (xl_info.c output_nodeinfo/output_physinfo/output_xeninfo).</summary>
 public static class InfoFormat
 {
-    public static string Render(HostSummary host, string hostName, string release, string version)
+    /// <param name="cpuKhz">physinfo's cpu_khz, printed as cpu_mhz "%d.%03d".</param>
+    /// <param name="numa">-n: the cpu and device topology and the NUMA table, between physinfo and xeninfo.</param>
+    /// <param name="only">
+    /// xl info NAME (maybe_printf): print only the value (what follows ": ") of each line that starts with NAME.
+    /// </param>
+    public static string Render(HostSummary host, string hostName, string release, string version, long cpuKhz = 0, bool numa = false,
+        string? only = null)
     {
-        var lines = new List<(string Key, string Value)>
+        var physical = new List<(string Key, string Value)>
         {
             ("host", hostName),
             ("release", release),
@@ -348,6 +348,7 @@ public static class InfoFormat
             ("nr_nodes", "1"),
             ("cores_per_socket", Num(host.NrCpus)),
             ("threads_per_core", "1"),
+            ("cpu_mhz", string.Create(CultureInfo.InvariantCulture, $"{cpuKhz / 1000}.{cpuKhz % 1000:000}")),
             ("virt_caps", host.VirtCaps),
             ("total_memory", Num(host.TotalMemoryMiB)),
             ("free_memory", Num(host.FreeMemoryMiB)),
@@ -355,6 +356,9 @@ public static class InfoFormat
             ("sharing_used_memory", "0"),
             ("outstanding_claims", "0"),
             ("free_cpus", "0"),
+        };
+        var xen = new List<(string Key, string Value)>
+        {
             ("xen_major", Num(host.XenMajor)),
             ("xen_minor", Num(host.XenMinor)),
             ("xen_extra", host.XenExtra),
@@ -373,8 +377,27 @@ public static class InfoFormat
             ("xend_config_format", "4"),
         };
         var text = new StringBuilder();
-        foreach (var (key, value) in lines)
-            text.Append(CultureInfo.InvariantCulture, $"{key,-23}: {value}\n");
+        void Lines(IEnumerable<(string Key, string Value)> lines)
+        {
+            foreach (var (key, value) in lines)
+            {
+                string line = string.Create(CultureInfo.InvariantCulture, $"{key,-23}: {value}\n");
+                if (only is null) text.Append(line);
+                else if (line.StartsWith(only, StringComparison.Ordinal)) text.Append(line[25..]);
+            }
+        }
+        Lines(physical);
+        if (numa)
+        {
+            // One node holding every CPU and all memory; no PCI devices.
+            text.Append("cpu_topology           :\ncpu:    core    socket     node\n");
+            for (int cpu = 0; cpu < host.NrCpus; cpu++)
+                text.Append(CultureInfo.InvariantCulture, $"{cpu,3}:    {cpu,4}     {0,4}     {0,4}\n");
+            text.Append("device topology        :\ndevice           node\nNo device topology data available\n");
+            text.Append("numa_info              :\nnode:    memsize    memfree    distances\n");
+            text.Append(CultureInfo.InvariantCulture, $"{0,4}:    {host.TotalMemoryMiB,6}     {host.FreeMemoryMiB,6}      10\n");
+        }
+        Lines(xen);
         return text.ToString();
     }
 
@@ -403,30 +426,6 @@ public static class VcpuListFormat
                 text.Append(DomainListFormat.OneDecimal(double.IsFinite(v.CpuTimeSeconds) && v.CpuTimeSeconds > 0 ? (float)v.CpuTimeSeconds : 0).PadLeft(9));
                 text.Append("  all / all\n");
             }
-        }
-        return text.ToString();
-    }
-}
-
-/// <summary>xentop's table (a subset of its columns: no network or block statistics yet).</summary>
-public static class TopFormat
-{
-    public const string Header = "      NAME  STATE   CPU(sec) CPU(%)     MEM(k) MEM(%) VCPUS";
-
-    /// <summary>CPU(%) is the CPU time used since <paramref name="previous"/> over the elapsed wall time; 0 on the first sample.</summary>
-    public static string Table(IReadOnlyList<DomainSummary> domains, IReadOnlyDictionary<uint, double>? previous, double elapsedSeconds, long hostKiB)
-    {
-        var text = new StringBuilder();
-        text.Append(Header).Append('\n');
-        foreach (var d in domains)
-        {
-            double cpuPercent = previous is not null && previous.TryGetValue(d.DomId, out double before) && elapsedSeconds > 0
-                ? Math.Max(0, (d.CpuTimeSeconds - before) / elapsedSeconds * 100)
-                : 0;
-            long memKiB = d.MemoryMiB * 1024;
-            double memPercent = hostKiB > 0 ? memKiB * 100.0 / hostKiB : 0;
-            text.Append(CultureInfo.InvariantCulture,
-                $"{d.Name,10} {d.State,6} {(long)d.CpuTimeSeconds,10} {cpuPercent,6:F1} {memKiB,10} {memPercent,6:F1} {d.Vcpus,5}\n");
         }
         return text.ToString();
     }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Security.Cryptography;
 using Newtonsoft.Json.Linq;
 
@@ -47,76 +46,73 @@ public sealed record VifSpec
     /// <summary>xl's default when <c>@INTERVAL</c> is not given (libxlu_vif.c): 50 ms.</summary>
     public const uint DefaultRateIntervalUsecs = 50_000;
 
-    /// <summary>Smallest MTU accepted (IPv4's minimum datagram, RFC 791); the largest is 65535.</summary>
-    public const int MinMtu = 68;
-
-    private static readonly string[] StringKeys = ["bridge", "vifname", "script", "ip", "backend", "model", "gatewaydev", "netdev", "accel"];
-
     /// <summary>
-    /// Parse a VIFSPEC: comma-separated <c>key=value</c> pairs (xl splits with strtok, so empty items are skipped).
-    /// Blanks around an item are dropped. Keys are xl's (tools/xl/xl_parse.c parse_nic_config); a key xl does not
-    /// know is an error naming it (xl's "unrecognized argument"), where <c>xl create</c> would only print it and carry
-    /// on; a key given twice is an error rather than xl's silent last-one-wins. xl's COLO keys are refused by name.
+    /// Parse a VIFSPEC as `xl create` reads it (tools/xl/xl_parse.c parse_nic_config; the grammar and keys of
+    /// xl-network-configuration(5)). Items are split at commas with empty ones skipped (strtok), blanks around an item
+    /// dropped; an item is <c>key=value</c> with the key spelt exactly (lower case, no blank before '='). What xl
+    /// only complains about and skips is added to <paramref name="warnings"/> in xl's words and the spec still
+    /// parses: an unknown key or a bare flag, an invalid <c>type</c> or <c>mac</c> (the MAC is then generated),
+    /// <c>accel</c>, the deprecated <c>netdev</c>, COLO keys (no COLO here). A key given twice: the last one wins, as in
+    /// xl. Values are free text except <c>type</c>, <c>mac</c>, <c>rate</c>, <c>devid</c> and <c>mtu</c>; what makes xl
+    /// exit (a bad rate, a devid or mtu that is not a number) throws <see cref="VifSpecException"/>.
     /// </summary>
-    public static VifSpec Parse(string spec)
+    public static VifSpec Parse(string spec, ICollection<string>? warnings = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var v = new VifSpec();
         foreach (string raw in spec.Split(','))
         {
             string part = raw.Trim(' ', '\t');
             if (part.Length == 0) continue;
             int eq = part.IndexOf('=');
-            if (eq <= 0) throw Error(spec, part, $"unrecognized argument `{part}' (expected key=value)");
-            string key = part[..eq], value = part[(eq + 1)..].Trim(' ', '\t');
+            string key = eq < 0 ? "" : part[..eq], value = eq < 0 ? "" : part[(eq + 1)..];
+            if (value.Any(ch => ch < 0x20 || ch == 0x7f))
+                throw Error(spec, part, $"control character in the value of {key}");
             switch (key)
             {
-                case "mac" or "type" or "rate" or "devid" or "mtu" or "bridge" or "vifname" or "script" or "ip"
-                    or "backend" or "model" or "gatewaydev" or "netdev" or "accel":
+                case "type":
+                    if (value is "vif" or "ioemu") v = v with { Type = value };
+                    else warnings?.Add("Invalid parameter `type'.");
                     break;
+                case "mac":
+                    if (ParseMac(value) is { } mac) v = v with { Mac = mac };
+                    else warnings?.Add("Invalid parameter `mac'.");
+                    break;
+                case "bridge": v = v with { Bridge = value }; break;
+                case "netdev":
+                    warnings?.Add("the netdev parameter is deprecated, please use gatewaydev instead");
+                    v = v with { GatewayDev = value };
+                    break;
+                case "gatewaydev": v = v with { GatewayDev = value }; break;
+                case "ip": v = v with { Ip = value }; break;
+                case "script": v = v with { Script = value }; break;
+                case "backend": v = v with { Backend = value }; break;
+                case "vifname": v = v with { VifName = value }; break;
+                case "model": v = v with { Model = value }; break;
+                case "rate":
+                    try
+                    {
+                        var (bytes, usecs) = ParseRate(value);
+                        v = v with { Rate = value, RateBytesPerInterval = bytes, RateIntervalUsecs = usecs };
+                    }
+                    catch (VifSpecException e) { throw Error(spec, part, e.Message); }
+                    break;
+                case "accel":
+                    warnings?.Add("the accel parameter for vifs is currently not supported");
+                    v = v with { Accel = value };
+                    break;
+                case "devid": v = v with { Devid = (int)ParseUlong(spec, part, value, int.MaxValue) }; break;
+                case "mtu": v = v with { Mtu = (int)ParseUlong(spec, part, value, int.MaxValue) }; break;
                 case "forwarddev":
                 case var colo when colo.StartsWith("colo_", StringComparison.Ordinal):
-                    throw Error(spec, part, $"`{key}' (COLO replication) is not supported");
+                    warnings?.Add($"`{key}' is a COLO replication parameter; COLO is not supported, ignored");
+                    break;
                 default:
-                    throw Error(spec, part, $"unrecognized argument `{key}'");
+                    warnings?.Add($"unrecognized argument `{part}'");
+                    break;
             }
-            string canonical = key == "netdev" ? "gatewaydev" : key;
-            if (values.ContainsKey(canonical)) throw Error(spec, part, $"{canonical} specified twice");
-            if (value.Length == 0) throw Error(spec, part, $"empty value for {key}");
-            if (value.Any(ch => ch < 0x20 || ch == 0x7f)) throw Error(spec, part, $"control character in the value of {key}");
-            values[canonical] = value;
         }
-
-        string? Get(string key) => values.GetValueOrDefault(key);
-        string? type = Get("type");
-        if (type is not (null or "vif" or "ioemu")) throw Error(spec, $"type={type}", $"invalid type `{type}' (expected vif or ioemu)");
-        string? mac = Get("mac") is { } m ? ParseMac(spec, m) : null;
-        string? vifname = Get("vifname");
-        // It becomes a Linux interface name: IFNAMSIZ (16) including the NUL, no '/' and no blanks.
-        if (vifname != null && (vifname.Length > 15 || vifname.Any(ch => ch is '/' or ' ' or '\t' or ':')))
-            throw Error(spec, $"vifname={vifname}", $"invalid vifname `{vifname}' (at most 15 characters, no '/', ':' or blanks)");
-        string? ip = Get("ip");
-        if (ip != null)
-            foreach (string address in ip.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                if (!IsAddress(address)) throw Error(spec, $"ip={ip}", $"invalid IP address `{address}'");
-        string? backend = Get("backend");
-        if (backend != null && (backend.Length > 64 || backend.Any(ch => ch <= 0x20 || ch > 0x7e || ch == '/')))
-            throw Error(spec, $"backend={backend}", $"invalid backend domain `{backend}'");
-        int? devid = Get("devid") is { } d ? (int)Number(spec, "devid", d, 0, int.MaxValue) : null;
-        int? mtu = Get("mtu") is { } u ? (int)Number(spec, "mtu", u, MinMtu, 65535) : null;
-        ulong bytes = 0;
-        uint usecs = 0;
-        if (Get("rate") is { } rate)
-        {
-            try { (bytes, usecs) = ParseRate(rate); }
-            catch (VifSpecException e) { throw Error(spec, $"rate={rate}", e.Message); }
-        }
-        return new VifSpec
-        {
-            Mac = mac, Bridge = Get("bridge"), Type = type, VifName = vifname, Script = Get("script"), Ip = ip,
-            Backend = backend, Model = Get("model"), Rate = Get("rate"), RateBytesPerInterval = bytes,
-            RateIntervalUsecs = usecs, Accel = Get("accel"), Devid = devid, Mtu = mtu, GatewayDev = Get("gatewaydev"),
-        };
+        return v;
     }
 
     /// <summary>
@@ -175,38 +171,47 @@ public sealed record VifSpec
         return i;
     }
 
-    /// <summary>Six groups of one or two hex digits separated by colons; returned lower case with two digits each.</summary>
-    private static string ParseMac(string spec, string mac)
+    /// <summary>
+    /// A MAC as xl reads one: six hexadecimal numbers of at most 255, each followed by one separator character of any
+    /// kind (so <c>00-16-3e-74-34-32</c> reads as well as the documented colons); text after the sixth is ignored.
+    /// Returned lower case with two digits per byte; null when it is not six such numbers.
+    /// </summary>
+    public static string? ParseMac(string text)
     {
-        string[] groups = mac.Split(':');
-        if (groups.Length != 6 || groups.Any(g => g.Length is < 1 or > 2 || !g.All(char.IsAsciiHexDigit)))
-            throw Error(spec, $"mac={mac}", $"invalid mac `{mac}' (expected six hex bytes separated by ':')");
-        return string.Join(':', groups.Select(g => byte.Parse(g, NumberStyles.HexNumber, CultureInfo.InvariantCulture).ToString("x2", CultureInfo.InvariantCulture)));
+        Span<byte> bytes = stackalloc byte[6];
+        int pos = 0;
+        for (int i = 0; i < 6; i++)
+        {
+            if (pos > text.Length) return null;
+            int start = pos, value = 0;
+            while (pos < text.Length && char.IsAsciiHexDigit(text[pos]) && value <= 255)
+                value = value * 16 + HexDigit(text[pos++]);
+            if (pos == start || value > 255) return null;
+            bytes[i] = (byte)value;
+            pos++; // the separator, whatever it is (xl: oparg = endptr + 1)
+        }
+        return string.Join(':', bytes.ToArray().Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
     }
 
-    private static bool IsAddress(string s)
-    {
-        int slash = s.IndexOf('/');
-        string address = slash < 0 ? s : s[..slash];
-        if (!IPAddress.TryParse(address, out var ip) || address.Contains('%')) return false;
-        // IPAddress.TryParse accepts "1" or "1.2" as IPv4 shorthand; a vif address is written out in full.
-        if (ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && address.Count(ch => ch == '.') != 3) return false;
-        if (slash < 0) return true;
-        string prefix = s[(slash + 1)..];
-        int max = ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128;
-        return prefix.Length is > 0 and <= 3 && prefix.All(char.IsAsciiDigit) && int.Parse(prefix, CultureInfo.InvariantCulture) <= max;
-    }
+    private static int HexDigit(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 
     /// <summary>
-    /// xl's parse_ulong (strtoul base 10), but the whole value must be decimal digits (xl reads "0x10" as 0 and
-    /// "12ab" as 12), bounded.
+    /// xl's parse_ulong (strtoul base 10): blanks, then decimal digits, then anything (ignored, as strtoul stops there).
+    /// No digits is fatal in xl ("failed to convert"), and so is a value beyond what libxl's field holds.
     /// </summary>
-    private static long Number(string spec, string key, string value, long min, long max)
+    private static long ParseUlong(string spec, string part, string value, long max)
     {
-        if (value.Length > 18 || !value.All(char.IsAsciiDigit))
-            throw Error(spec, $"{key}={value}", $"{key} must be a decimal number, got `{value}'");
-        long n = long.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture);
-        if (n < min || n > max) throw Error(spec, $"{key}={value}", $"{key} must be between {min} and {max}, got {n}");
+        int i = 0;
+        while (i < value.Length && value[i] is ' ' or '\t') i++;
+        if (i < value.Length && value[i] == '+') i++;
+        int start = i;
+        long n = 0;
+        while (i < value.Length && char.IsAsciiDigit(value[i]))
+        {
+            n = n * 10 + (value[i++] - '0');
+            if (n > max) throw Error(spec, part, $"{value} is out of range (at most {max})");
+        }
+        if (i == start) throw Error(spec, part, $"failed to convert \"{value}\" to number");
         return n;
     }
 

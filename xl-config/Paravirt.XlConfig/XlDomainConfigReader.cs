@@ -118,11 +118,15 @@ public static class XlDomainConfigReader
             {
                 if (item.IsList || item.IsNumber) throw new XlConfigException(item.Position, $"vif entries must be strings, got {item.Describe()}");
                 VifSpec vif;
-                try { vif = VifSpec.Parse(item.Atom!); }
+                var complaints = new List<string>();
+                try { vif = VifSpec.Parse(item.Atom!, complaints); }
                 catch (VifSpecException e) { throw new XlConfigException(item.Position, XlValue.OneLine(e.Message)); }
-                if (vif.Devid is { } devid && !devids.Add(devid))
-                    throw new XlConfigException(item.Position, $"vif devid {devid} is used twice");
-                if (vif.Accel != null) c.Warnings.Add($"{item.Position}: warning: the accel parameter for vifs is not supported and is ignored");
+                foreach (string complaint in complaints)
+                    c.Warnings.Add($"{item.Position}: warning: {XlValue.OneLine(complaint)}");
+                // xl-network-configuration(5): "Each device has a DEVID which is its index within the vif list".
+                vif = vif with { Devid = vif.Devid ?? c.Vifs.Count };
+                if (!devids.Add(vif.Devid.Value))
+                    throw new XlConfigException(item.Position, $"vif devid {vif.Devid} is used twice");
                 c.Vifs.Add(vif);
             }
             if (c.Vifs.Count > 0)

@@ -24,7 +24,9 @@ public sealed record DomainInfo(
     /// <summary>The balloon target (memory/target) in KiB; 0 when unknown.</summary>
     long TargetKiB = 0,
     /// <summary>Each vCPU as `xl vcpu-list` shows it; null when the domain has none (Dom0 is managed code).</summary>
-    IReadOnlyList<VcpuState>? VcpuStates = null);
+    IReadOnlyList<VcpuState>? VcpuStates = null,
+    /// <summary>The most memory the domain may have (memory/static-max) in KiB; 0: no limit (Dom0).</summary>
+    long MaxKiB = 0);
 
 /// <summary>One vCPU: id, whether it is on a host CPU now or blocked, and the CPU time it has used.</summary>
 public sealed record VcpuState(int Id, bool Online, bool Running, bool Blocked, double CpuTimeSeconds);
@@ -89,6 +91,12 @@ public interface IToolstack
     ConsoleSession AttachConsole(uint domId);
     /// <summary>Completes when the domain has died (or at once if it is gone).</summary>
     Task<DomainEnd> WaitForEnd(uint domId);
+    /// <summary>
+    /// Completes, after the domain's end, with the domain its on_* restart action built from the same configuration
+    /// (restart, rename-restart, coredump-restart), or null when none was or will be built (another action, a
+    /// cancelled or failed restart, an explicit destroy). Ask while the domain exists: what `xl create -F` follows.
+    /// </summary>
+    Task<DomainInfo?> WaitForSuccessor(uint domId) => Task.FromResult<DomainInfo?>(null);
     /// <summary>The hypervisor console ring (`xl dmesg`); <paramref name="clear"/> empties it after reading.</summary>
     string Dmesg(bool clear);
 

@@ -55,6 +55,7 @@ public sealed partial class Toolstack
             _pendingRestarts.Remove(pending);
         }
         pending.Cancel.Cancel();
+        pending.Previous.Successor.TrySetResult(null);
         _hv.Console.Log($"d{pending.Previous.Domain.Id}: restart of \"{pending.Previous.Config.Name}\" cancelled by destroy");
         return true;
     }
@@ -131,14 +132,23 @@ public sealed partial class Toolstack
             }
             case DomainAction.RenameRestart:
             {
-                // xl's preserve_domain: the dead domain stays, renamed <name>--incarnation-<n>; a new one takes the name.
+                // xl's preserve_domain: the dead domain stays, renamed <name> plus the UTC minute as "-%Y%m%dT%H%MZ"
+                // (libxl_domain_preserve appends the suffix); a new one takes the name. If the rename fails (a domain
+                // already preserved in the same minute) xl leaves the old domain in place and does not restart.
                 var pending = RegisterRestart(g);
-                string preserved = $"{g.Config.Name}--incarnation-{g.Incarnation}";
+                string preserved = g.Config.Name + PreserveSuffix(DateTime.UtcNow);
+                _hv.Console.Log($"d{d.Id}: preserving domain {d.Id} {g.Config.Name} with suffix{preserved[g.Config.Name.Length..]}");
+                bool renamed = true;
                 try { Rename(d.Id, preserved); }
-                catch (ToolstackException e) { _hv.Console.Log($"d{d.Id}: rename to {preserved} failed: {e.Message}"); }
+                catch (ToolstackException e)
+                {
+                    _hv.Console.Log($"d{d.Id}: rename to {preserved} failed: {e.Message}; not restarted");
+                    renamed = false;
+                }
                 g.Console.Drain();
                 g.End.TrySetResult(new DomainEnd((ShutdownReason)(uint)reason, false, d.CrashMessage));
-                StartRestart(pending);
+                if (renamed) StartRestart(pending);
+                else DropRestart(pending);
                 break;
             }
             case DomainAction.CoredumpDestroy:
@@ -154,19 +164,29 @@ public sealed partial class Toolstack
                 Teardown(d, destroyed: false);
                 break;
         }
+        // Whatever was not handed to a restart ends here: xl create -F stops following this configuration.
+        if (action is not (DomainAction.Restart or DomainAction.RenameRestart or DomainAction.CoredumpRestart))
+            g.Successor.TrySetResult(null);
     }
+
+    /// <summary>The suffix xl's preserve_domain gives a rename-restarted domain: strftime "-%Y%m%dT%H%MZ" of UTC now.</summary>
+    public static string PreserveSuffix(DateTime utc) =>
+        utc.ToString("'-'yyyyMMdd'T'HHmm'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Record that <paramref name="g"/>'s configuration is to be built again; null when it must not be.</summary>
     private PendingRestart? RegisterRestart(ManagedGuest g)
     {
-        if (g.DestroyRequested) return null;
         var pending = new PendingRestart(g);
         lock (_createLock)
         {
-            if (_restartsClosed) return null;
-            _pendingRestarts.Add(pending);
+            if (!g.DestroyRequested && !_restartsClosed)
+            {
+                _pendingRestarts.Add(pending);
+                return pending;
+            }
         }
-        return pending;
+        g.Successor.TrySetResult(null);
+        return null;
     }
 
     /// <summary>A registered restart whose domain was destroyed by someone else first: forget it.</summary>
@@ -174,6 +194,7 @@ public sealed partial class Toolstack
     {
         if (pending == null) return;
         lock (_createLock) _pendingRestarts.Remove(pending);
+        pending.Previous.Successor.TrySetResult(null);
     }
 
     /// <summary>Build the configuration again after <see cref="RestartDelay"/>, unless cancelled or destroyed meanwhile.</summary>
@@ -184,15 +205,24 @@ public sealed partial class Toolstack
         _hv.Console.Log($"d{g.Domain.Id}: done. Rebooting \"{g.Config.Name}\" in {RestartDelay.TotalSeconds:0.###} s");
         _ = Task.Delay(RestartDelay, pending.Cancel.Token).ContinueWith(t =>
         {
-            if (t.IsCanceled) return;
+            if (t.IsCanceled)
+            {
+                g.Successor.TrySetResult(null);
+                return;
+            }
             // Taking the pending entry and building the new domain happen under one lock, so `xl destroy` either
             // cancels the restart or finds the new domain, never neither.
             lock (_createLock)
             {
-                if (!_pendingRestarts.Remove(pending)) return;
+                if (!_pendingRestarts.Remove(pending))
+                {
+                    g.Successor.TrySetResult(null);
+                    return;
+                }
                 if (g.DestroyRequested)
                 {
                     _hv.Console.Log($"d{g.Domain.Id}: destroyed while shutting down; not restarted");
+                    g.Successor.TrySetResult(null);
                     return;
                 }
                 Restart(g);
@@ -206,8 +236,10 @@ public sealed partial class Toolstack
         {
             var info = Create(g.Config, paused: false);
             if (_guests.TryGetValue((ushort)info.DomId, out var fresh)) fresh.Incarnation = g.Incarnation + 1;
+            g.Successor.TrySetResult(info);
         }
         catch (ToolstackException e) { _hv.Console.Log($"d{g.Domain.Id}: restart failed: {e.Message}"); }
+        finally { g.Successor.TrySetResult(null); }
     }
 
     /// <summary>Called by Dispose: no restart may start once the toolstack is going away.</summary>
@@ -220,6 +252,10 @@ public sealed partial class Toolstack
             pending = [.. _pendingRestarts];
             _pendingRestarts.Clear();
         }
-        foreach (var p in pending) p.Cancel.Cancel();
+        foreach (var p in pending)
+        {
+            p.Cancel.Cancel();
+            p.Previous.Successor.TrySetResult(null);
+        }
     }
 }

@@ -51,6 +51,8 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         public XenStoreRingConnection Store { get; } = store;
         public ForeignMapping StoreRing { get; } = storeRing;
         public TaskCompletionSource<DomainEnd> End { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        /// <summary>The domain an on_* restart built from this one's configuration; null once none will be built.</summary>
+        public TaskCompletionSource<DomainInfo?> Successor { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public int Torn;
         /// <summary>Set by an explicit destroy: a restart action that raced it is abandoned.</summary>
         public volatile bool DestroyRequested;
@@ -143,11 +145,14 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     public void Destroy(uint domId)
     {
         // Seen by a restart whose teardown wins the race with this destroy: it must not build the domain again.
-        if (domId < DomId.FirstReserved && _guests.TryGetValue((ushort)domId, out var g)) g.DestroyRequested = true;
+        ManagedGuest? g = null;
+        if (domId < DomId.FirstReserved && _guests.TryGetValue((ushort)domId, out var found)) (g = found).DestroyRequested = true;
         if (TryDestroyDriverDomain(domId)) return;
         var d = Lookup(domId);
         if (d.IsManaged) throw new ToolstackException("cannot destroy privileged domain 0");
         Teardown(d, destroyed: true);
+        // An explicit destroy ends the line: no restart follows it (see RegisterRestart and StartRestart).
+        if (g is not null) g.Successor.TrySetResult(null);
     }
 
     public void Pause(uint domId)
@@ -175,8 +180,17 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         return new ConsoleSession(reader, g.End.Task, input => g.Console.SendInput(input.Span), detach);
     }
 
+    public Task<DomainInfo?> WaitForSuccessor(uint domId)
+    {
+        if (!IsLive(domId) && RecentlyEnded(domId) is { } gone) return gone.Successor.Task;
+        var d = Lookup(domId);
+        if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} is not managed by this toolstack");
+        return g.Successor.Task;
+    }
+
     public Task<DomainEnd> WaitForEnd(uint domId)
     {
+        if (!IsLive(domId) && RecentlyEnded(domId) is { } gone) return gone.End.Task;
         var d = Lookup(domId);
         if (!_guests.TryGetValue(d.Id, out var g)) throw new ToolstackException($"domain {domId} is not managed by this toolstack");
         return g.End.Task;
@@ -353,6 +367,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         EventChannelTable.Close(_hv.Dom0, g.Dom0StorePort);
         _hv.DestroyDomain(d);
         _guests.TryRemove(d.Id, out _);
+        RememberEnded(g);
         g.End.TrySetResult(new DomainEnd(
             reason is { } r ? (ShutdownReason)(uint)r : ShutdownReason.Poweroff, destroyed && reason == null, d.CrashMessage));
         _hv.Console.Log($"d{d.Id}: destroyed");
@@ -464,6 +479,8 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         if (rc != 0) throw new ToolstackException($"cannot {what}: errno {-rc}");
     }
 
+    private bool IsLive(uint domId) => domId < DomId.FirstReserved && _hv.GetDomain((ushort)domId) is { IsDying: false };
+
     private Domain Lookup(uint domId)
     {
         var d = domId < DomId.FirstReserved ? _hv.GetDomain((ushort)domId) : null;
@@ -475,7 +492,30 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     {
         if (uint.TryParse(nameOrId, NumberStyles.None, CultureInfo.InvariantCulture, out var id)) return Lookup(id);
         return _hv.Domains.FirstOrDefault(d => !d.IsDying && (_guests.TryGetValue(d.Id, out var g) ? g.Name : d.Name) == nameOrId)
-               ?? throw new ToolstackException($"{nameOrId} is an invalid domain identifier");
+               // xl's find_domain: libxl_name_to_domid fails with ERROR_INVAL (-6) for a name no domain has.
+               ?? throw new ToolstackException($"{nameOrId} is an invalid domain identifier (rc=-6)");
+    }
+
+    /// <summary>
+    /// xl list's six letters (xl_info.c list_domains): r b p, then 's' for any shut-down domain and in the fifth place
+    /// the shutdown reason's letter from "-rscwS" (poweroff '-', reboot 'r', suspend 's', crash 'c', watchdog 'w',
+    /// soft reset 'S'), then d.
+    /// </summary>
+    internal static string ListState(Domain d)
+    {
+        var letters = d.StateLetters.ToCharArray();
+        if (letters.Length != 6) return d.StateLetters;
+        if (d.IsShutdown && d.ShutdownReason is { } reason)
+        {
+            letters[3] = 's';
+            letters[4] = (uint)reason < 6 ? "-rscwS"[(int)(uint)reason] : '?';
+        }
+        else
+        {
+            letters[3] = '-';
+            letters[4] = '-';
+        }
+        return new string(letters);
     }
 
     private DomainInfo Info(Domain d)
@@ -484,8 +524,9 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         return new(
             d.Id, g?.Name ?? d.Name, d.Uuid, (long)(d.IsManaged ? 0 : d.MaxPages / 256),
             d.IsManaged ? Environment.ProcessorCount : d.Vcpus.Count,
-            d.StateLetters, d.CpuTimeSeconds, g?.StartTimeUtc ?? _started, g?.TargetKiB ?? 0,
-            d.IsManaged ? null : d.Vcpus.Select(v => new VcpuState(v.Id, v.IsUp, v.IsRunning, v.IsBlocked, v.CpuTime.TotalSeconds)).ToList());
+            ListState(d), d.CpuTimeSeconds, g?.StartTimeUtc ?? _started, g?.TargetKiB ?? 0,
+            d.IsManaged ? null : d.Vcpus.Select(v => new VcpuState(v.Id, v.IsUp, v.IsRunning, v.IsBlocked, v.CpuTime.TotalSeconds)).ToList(),
+            g?.MaxKiB ?? 0);
     }
 
     /// <summary>xenstored's view of a guest's store ring page (a Dom0 foreign mapping).</summary>

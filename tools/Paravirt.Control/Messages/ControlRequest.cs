@@ -21,6 +21,11 @@ public sealed class ControlRequest
     public bool Force { get; set; }
     /// <summary>shutdown: reply only once the domain has died, with how it ended (xl shutdown -w).</summary>
     public bool WaitForEnd { get; set; }
+    /// <summary>
+    /// wait: after the domain's end, also wait for the domain its on_* restart action builds and return it in
+    /// <see cref="ControlResponse.Domain"/> (none when it is not restarted): how `xl create -F` stays attached.
+    /// </summary>
+    public bool FollowRestart { get; set; }
     /// <summary>rename: the new name.</summary>
     public string? NewName { get; set; }
     /// <summary>mem-set, mem-max: the amount in KiB.</summary>

@@ -15,6 +15,8 @@ public sealed class DomainSummary
     public DateTime StartTimeUtc { get; set; }
     /// <summary>The balloon target in KiB (memory/target); 0 when unknown.</summary>
     public long TargetKiB { get; set; }
+    /// <summary>The most memory the domain may have (memory/static-max) in KiB; 0: no limit (Dom0).</summary>
+    public long MaxKiB { get; set; }
     /// <summary>list with Long: the configuration the domain was created from (null for Dom0).</summary>
     public Paravirt.XlConfig.DomainConfig? Config { get; set; }
     /// <summary>Each vCPU (xl vcpu-list); null for a domain without vCPUs of its own (Dom0).</summary>
