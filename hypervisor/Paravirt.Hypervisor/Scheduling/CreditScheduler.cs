@@ -61,12 +61,16 @@ public sealed class CreditScheduler
     public int PcpuCount => _pcpus.Length;
     /// <summary>Every pCPU (the single cpupool, Pool-0).</summary>
     public CpuMask Online { get; }
-    public int TimesliceMs { get; } = DefaultTimesliceMs;
-    public int RatelimitUs { get; } = DefaultRatelimitUs;
-    /// <summary>vcpu_migration_delay: credit1's default is 0 (no cache-hot delay).</summary>
-    public int MigrationDelayUs => 0;
+    public int TimesliceMs { get; private set; } = DefaultTimesliceMs;
+    public int RatelimitUs { get; private set; } = DefaultRatelimitUs;
+    /// <summary>
+    /// vcpu_migration_delay (default 0): a unit that left a pCPU less than this long ago is "cache hot" and is not
+    /// taken by another pCPU, only by its own.
+    /// </summary>
+    public int MigrationDelayUs { get; private set; }
     public long TimesliceNs => TimesliceMs * Ms;
-    public long TickPeriodNs => TimesliceNs / TicksPerTimeslice;
+    /// <summary>__csched_set_tslice: three ticks per slice, or one when the slice is shorter than 3 ms.</summary>
+    public long TickPeriodNs => TimesliceNs / (TimesliceMs < TicksPerTimeslice ? 1 : TicksPerTimeslice);
     public long RatelimitNs => RatelimitUs * 1000L;
     /// <summary>prv->credits_per_tslice.</summary>
     public int CreditsPerTimeslice => CreditsPerMsec * TimesliceMs;
@@ -120,6 +124,7 @@ public sealed class CreditScheduler
             int cpu = u.Pcpu;
             Burn(u, now);
             _pcpus[cpu].Curr = null;
+            u.LastRanAt = now;
             u.Placement = UnitPlacement.Asleep;
             DispatchIdle(now);
         }
@@ -148,6 +153,25 @@ public sealed class CreditScheduler
                 foreach (var u in d.Units.ToArray())
                     if (u.Parked) Unpark(u, 0);
         }
+        return 0;
+    }
+
+    /// <summary>XEN_SYSCTL_CSCHED_TSLICE_MIN/MAX, XEN_SYSCTL_SCHED_RATELIMIT_MIN/MAX, XEN_SYSCTL_CSCHED_MGR_DLY_MAX_US.</summary>
+    public const int MinTimesliceMs = 1, MaxTimesliceMs = 1000, MinRatelimitUs = 100, MaxRatelimitUs = 500_000, MaxMigrationDelayUs = 100_000;
+
+    /// <summary>
+    /// XEN_SYSCTL_SCHEDOP_putinfo (csched_sys_cntl): null leaves a value. -EINVAL, changing nothing, for a timeslice
+    /// outside 1..1000 ms, a ratelimit neither 0 nor 100..500000 us or longer than the timeslice, or a migration
+    /// delay above 100 ms.
+    /// </summary>
+    public int SetPoolParams(int? timesliceMs, int? ratelimitUs, int? migrationDelayUs)
+    {
+        int t = timesliceMs ?? TimesliceMs, r = ratelimitUs ?? RatelimitUs, m = migrationDelayUs ?? MigrationDelayUs;
+        if (t is < MinTimesliceMs or > MaxTimesliceMs) return -XenErrno.EINVAL;
+        if (r != 0 && r is < MinRatelimitUs or > MaxRatelimitUs) return -XenErrno.EINVAL;
+        if (r * 1000L > t * Ms) return -XenErrno.EINVAL;
+        if (m is < 0 or > MaxMigrationDelayUs) return -XenErrno.EINVAL;
+        (TimesliceMs, RatelimitUs, MigrationDelayUs) = (t, r, m);
         return 0;
     }
 
@@ -239,11 +263,12 @@ public sealed class CreditScheduler
                 return curr;
             }
             p.Curr = null;
+            curr.LastRanAt = now;
             if (curr.Eligible) Enqueue(curr);
             else curr.Placement = UnitPlacement.Asleep;
             curr.Yielding = false;
         }
-        var next = PickFor(cpu);
+        var next = PickFor(cpu, now);
         if (next is not null)
         {
             RunOn(next, cpu, now, continuing: next == curr);
@@ -450,11 +475,19 @@ public sealed class CreditScheduler
 
     private void Dequeue(SchedUnit u) => _runq.Remove(u);
 
-    /// <summary>The first queued unit (highest priority, longest waiting) whose hard affinity allows <paramref name="cpu"/>.</summary>
-    private SchedUnit? PickFor(int cpu)
+    /// <summary>
+    /// The first queued unit (highest priority, longest waiting) whose hard affinity allows <paramref name="cpu"/>
+    /// and that is not cache hot on another pCPU (__csched_unit_is_migrateable).
+    /// </summary>
+    private SchedUnit? PickFor(int cpu, long now)
     {
+        long delay = MigrationDelayUs * 1000L;
         foreach (var u in _runq)
-            if (u.Hard.Contains(cpu)) return u;
+        {
+            if (!u.Hard.Contains(cpu)) continue;
+            if (delay > 0 && u.Pcpu != cpu && now - u.LastRanAt < delay) continue;
+            return u;
+        }
         return null;
     }
 
@@ -511,7 +544,7 @@ public sealed class CreditScheduler
         for (int cpu = 0; cpu < _pcpus.Length; cpu++)
         {
             if (_pcpus[cpu].Curr is not null) continue;
-            var next = PickFor(cpu);
+            var next = PickFor(cpu, now);
             if (next is null) continue;
             RunOn(next, cpu, now, continuing: false);
             _host.Dispatch(next);

@@ -70,6 +70,8 @@ public sealed class SchedUnit
     internal long Residual;
     /// <summary>When it was last put on a pCPU (the ratelimit's reference).</summary>
     internal long ScheduledAt;
+    /// <summary>When it last left a pCPU (the migration delay's reference).</summary>
+    internal long LastRanAt = long.MinValue / 2;
 
     /// <summary>Total time spent holding a pCPU, in nanoseconds (for statistics and tests).</summary>
     public long RunTimeNs { get; internal set; }

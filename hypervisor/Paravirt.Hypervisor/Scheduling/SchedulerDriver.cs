@@ -130,6 +130,23 @@ public sealed class SchedulerDriver : ISchedulerHost, IDisposable
         }
     }
 
+    /// <summary>Timeslice, ratelimit and migration delay (see <see cref="CreditScheduler.SetPoolParams"/>).</summary>
+    public int SetPoolParams(int? timesliceMs, int? ratelimitUs, int? migrationDelayUs)
+    {
+        lock (_lock)
+        {
+            int rc = Core.SetPoolParams(timesliceMs, ratelimitUs, migrationDelayUs);
+            NudgeTimer();
+            return rc;
+        }
+    }
+
+    /// <summary>(timeslice ms, ratelimit us, migration delay us) as one consistent read.</summary>
+    public (int TimesliceMs, int RatelimitUs, int MigrationDelayUs) PoolParams
+    {
+        get { lock (_lock) return (Core.TimesliceMs, Core.RatelimitUs, Core.MigrationDelayUs); }
+    }
+
     public int SetAffinity(SchedUnit u, CpuMask? hard, CpuMask? soft)
     {
         lock (_lock)

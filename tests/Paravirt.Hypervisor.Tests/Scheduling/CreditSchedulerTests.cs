@@ -171,21 +171,35 @@ public class CreditSchedulerTests
     }
 
     [Test]
-    public void AWakingUnitIsBoostedAndPreemptsASpinnerAfterTheRatelimit()
+    public void AWakingUnitIsBoostedAndPreemptsARunningSpinner()
     {
         var sim = new SchedulerSimulation(1);
         var s = sim.Scheduler;
         var spinner = s.AddUnit(s.AddDomain(1), 0);
         var sleeper = s.AddUnit(s.AddDomain(2), 0);
         s.Wake(spinner, 0);
-        sim.Run(500_000); // the spinner has been on the pCPU for 0.5 ms
+        sim.Run(50 * Ms + 50_000); // past its first tick the spinner is no longer boosted
+        Assert.That(spinner.Priority, Is.LessThan(CreditScheduler.PriBoost));
         s.Wake(sleeper, sim.Now);
         Assert.That(sleeper.Priority, Is.EqualTo(CreditScheduler.PriBoost));
         Assert.That(sim.PreemptRequested(spinner), Is.True, "a boosted unit preempts a running UNDER/OVER one");
-        sim.Run(200_000); // an exit: the spinner has run < 1 ms since it was scheduled, so the ratelimit keeps it
-        Assert.That(s.Current(0), Is.SameAs(spinner));
-        sim.Run(1 * Ms);
-        Assert.That(s.Current(0), Is.SameAs(sleeper), "once the ratelimit expired the boosted unit runs");
+        sim.Run(100_000); // the spinner's next exit
+        Assert.That(s.Current(0), Is.SameAs(sleeper));
+    }
+
+    [Test]
+    public void TheRatelimitKeepsAUnitScheduledLessThanOneMillisecondAgo()
+    {
+        var sim = new SchedulerSimulation(1);
+        var s = sim.Scheduler;
+        var first = s.AddUnit(s.AddDomain(1), 0);
+        var second = s.AddUnit(s.AddDomain(2), 0);
+        s.Wake(first, 0);
+        s.Wake(second, 0);
+        Assert.That(s.Current(0), Is.SameAs(first));
+        Assert.That(s.Schedule(0, 400_000), Is.SameAs(first), "0.4 ms in: kept");
+        Assert.That(s.NextDeadline(), Is.EqualTo(1 * Ms), "the slice is cut to the end of the ratelimit");
+        Assert.That(s.Schedule(0, 1 * Ms), Is.SameAs(second), "1 ms in: the next unit runs");
     }
 
     [Test]
