@@ -37,6 +37,9 @@ public sealed class CreditScheduler
     {
         public SchedUnit? Curr;
         public long SliceEnd;
+        /// <summary>The slice ended and the unit was asked to schedule: its end is no longer a deadline (no timer spin
+        /// while the unit's thread gets to its scheduling point).</summary>
+        public bool SliceEndSignalled;
     }
 
     private readonly ISchedulerHost _host;
@@ -46,7 +49,7 @@ public sealed class CreditScheduler
     private readonly List<SchedDomain> _domains = [];
     private long _weightTotal;
     private long _creditBalance;
-    private long _nextTick = long.MinValue, _nextAcct = long.MinValue;
+    private long _nextTick = long.MinValue / 4, _nextAcct = long.MinValue / 4;
 
     public CreditScheduler(int pcpus, ISchedulerHost host)
     {
@@ -260,6 +263,7 @@ public sealed class CreditScheduler
             if (!curr.Yielding && RatelimitNs > 0 && curr.Eligible && curr.Hard.Contains(cpu) && runtime < RatelimitNs)
             {
                 p.SliceEnd = now + (runtime < MinTimerNs ? MinTimerNs : RatelimitNs - runtime);
+                p.SliceEndSignalled = false;
                 return curr;
             }
             p.Curr = null;
@@ -292,7 +296,7 @@ public sealed class CreditScheduler
         {
             if (p.Curr is null) continue;
             busy = true;
-            next = Math.Min(next, p.SliceEnd);
+            if (!p.SliceEndSignalled) next = Math.Min(next, p.SliceEnd);
         }
         if (busy) next = Math.Min(next, _nextTick);
         if (_activeDomains.Count > 0 || busy) next = Math.Min(next, _nextAcct);
@@ -320,7 +324,12 @@ public sealed class CreditScheduler
         foreach (var p in _pcpus)
         {
             if (p.Curr is not { } u) continue;
-            if (now >= p.SliceEnd || !u.Eligible || !u.Hard.Contains(u.Pcpu)) _host.Preempt(u);
+            if (now >= p.SliceEnd && !p.SliceEndSignalled)
+            {
+                p.SliceEndSignalled = true;
+                _host.Preempt(u);
+            }
+            else if (!u.Eligible || !u.Hard.Contains(u.Pcpu)) _host.Preempt(u);
         }
         DispatchIdle(now);
     }
@@ -497,6 +506,7 @@ public sealed class CreditScheduler
         var p = _pcpus[cpu];
         p.Curr = u;
         p.SliceEnd = now + TimesliceNs;
+        p.SliceEndSignalled = false;
         u.Placement = UnitPlacement.Running;
         u.Pcpu = cpu;
         u.StartTime = now;
