@@ -145,7 +145,7 @@ public class XlSchedCommandsTests
         Assert.That(list.Out, Is.EqualTo(
             $"{"Name",-32} {"ID",5} {"VCPU",5} {"CPU",5} {"State",5} {"Time(s)",9} Affinity (Hard / Soft)\n" +
             $"{"web",-32} {web,5} {0,5}{0,5} {'-',3}-- {"0.0",9}  all / all\n" +
-            $"{"web",-32} {web,5} {1,5}{2,5} {'-',3}-- {"0.0",9}  2-3 / 3\n"));
+            $"{"web",-32} {web,5} {1,5}{'-',5} {'-',3}-p {"0.0",9}  2-3 / 3\n"), "vcpu 1 stays down until the guest brings it up");
     }
 
     [Test]
