@@ -92,11 +92,11 @@ public sealed class CreditScheduler
         return d;
     }
 
-    /// <summary>Remove a domain whose units have all been removed.</summary>
-    public void RemoveDomain(SchedDomain d)
+    /// <summary>Remove a domain and whatever units it still has.</summary>
+    public void RemoveDomain(SchedDomain d, long now)
     {
         ArgumentNullException.ThrowIfNull(d);
-        foreach (var u in d.Units.ToArray()) RemoveUnit(u, 0);
+        foreach (var u in d.Units.ToArray()) RemoveUnit(u, now);
         d.Removed = true;
         _domains.Remove(d);
     }

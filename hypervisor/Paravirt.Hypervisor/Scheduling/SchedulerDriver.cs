@@ -54,7 +54,7 @@ public sealed class SchedulerDriver : ISchedulerHost, IDisposable
     {
         lock (_lock)
         {
-            Core.RemoveDomain(d);
+            Core.RemoveDomain(d, Now());
             NudgeTimer();
         }
     }
