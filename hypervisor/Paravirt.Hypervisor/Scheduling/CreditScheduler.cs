@@ -139,7 +139,7 @@ public sealed class CreditScheduler
     /// XEN_DOMCTL_SCHEDOP_putinfo (csched_dom_cntl): set the weight (1..65535) and/or the cap (0..65535, percent of
     /// one pCPU, 0 = none). -EINVAL for a value out of range, and then nothing changes.
     /// </summary>
-    public int Adjust(SchedDomain d, int? weight, int? cap)
+    public int Adjust(SchedDomain d, int? weight, int? cap, long now)
     {
         ArgumentNullException.ThrowIfNull(d);
         if (weight is < MinWeight or > MaxWeight) return -XenErrno.EINVAL;
@@ -154,7 +154,7 @@ public sealed class CreditScheduler
             d.Cap = c;
             if (c == 0)
                 foreach (var u in d.Units.ToArray())
-                    if (u.Parked) Unpark(u, 0);
+                    if (u.Parked) Unpark(u, now);
         }
         return 0;
     }
@@ -383,8 +383,9 @@ public sealed class CreditScheduler
     /// </summary>
     private void Acct(long now)
     {
+        long periodCredits = CreditsPerTimeslice;
         long weightTotal = _weightTotal;
-        long creditTotal = (long)CreditsPerTimeslice * PcpuCount;
+        long creditTotal = periodCredits * PcpuCount;
         if (_creditBalance < 0) creditTotal -= _creditBalance;
         if (weightTotal == 0)
         {
@@ -397,12 +398,12 @@ public sealed class CreditScheduler
         {
             long n = d.ActiveList.Count;
             weightLeft -= d.Weight * n;
-            long peak = n * CreditsPerTimeslice;
+            long peak = n * periodCredits;
             if (_creditBalance < 0) peak += (-_creditBalance * d.Weight * n + weightTotal - 1) / weightTotal;
             long capShare = 0;
             if (d.Cap != 0)
             {
-                capShare = ((long)d.Cap * CreditsPerTimeslice + 99) / 100;
+                capShare = ((long)d.Cap * periodCredits + 99) / 100;
                 if (capShare < peak) peak = capShare;
                 capShare = (capShare + n - 1) / n;
             }

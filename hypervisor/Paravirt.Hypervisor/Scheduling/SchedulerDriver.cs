@@ -124,7 +124,7 @@ public sealed class SchedulerDriver : ISchedulerHost, IDisposable
     {
         lock (_lock)
         {
-            int rc = Core.Adjust(d, weight, cap);
+            int rc = Core.Adjust(d, weight, cap, Now());
             NudgeTimer();
             return rc;
         }

@@ -16,7 +16,7 @@ public class CreditSchedulerTests
         for (int i = 0; i < domains.Length; i++)
         {
             var d = sim.Scheduler.AddDomain(i + 1);
-            Assert.That(sim.Scheduler.Adjust(d, domains[i].Weight, domains[i].Cap), Is.Zero);
+            Assert.That(sim.Scheduler.Adjust(d, domains[i].Weight, domains[i].Cap, 0), Is.Zero);
             units[i] = sim.Scheduler.AddUnit(d, 0);
         }
         foreach (var u in units) sim.Scheduler.Wake(u, sim.Now);
@@ -31,6 +31,7 @@ public class CreditSchedulerTests
         sim.ResetCounters();
         sim.Run(30_000 * Ms);
         double ratio = (double)sim.RunNs[u[0]] / sim.RunNs[u[1]];
+        TestContext.Out.WriteLine($"512:256 on one pCPU over 30 simulated seconds: ratio {ratio:F3}");
         Assert.That(ratio, Is.EqualTo(2.0).Within(0.1), $"shares {sim.Share(u[0], 30_000 * Ms):P1} / {sim.Share(u[1], 30_000 * Ms):P1}");
         Assert.That(sim.Share(u[0], 30_000 * Ms) + sim.Share(u[1], 30_000 * Ms), Is.EqualTo(1.0).Within(1e-9), "the pCPU never idles");
     }
@@ -69,6 +70,7 @@ public class CreditSchedulerTests
         sim.Run(300 * Ms);
         sim.ResetCounters();
         sim.Run(30_000 * Ms);
+        TestContext.Out.WriteLine($"cap {cap}%: {sim.Share(u[0], 30_000 * Ms):P2}");
         Assert.That(sim.Share(u[0], 30_000 * Ms), Is.EqualTo(cap / 100.0).Within(0.03));
     }
 
@@ -77,7 +79,7 @@ public class CreditSchedulerTests
     {
         var sim = new SchedulerSimulation(2);
         var d = sim.Scheduler.AddDomain(1);
-        Assert.That(sim.Scheduler.Adjust(d, null, 150), Is.Zero);
+        Assert.That(sim.Scheduler.Adjust(d, null, 150, 0), Is.Zero);
         var a = sim.Scheduler.AddUnit(d, 0);
         var b = sim.Scheduler.AddUnit(d, 1);
         sim.Scheduler.Wake(a, 0);
@@ -86,6 +88,17 @@ public class CreditSchedulerTests
         sim.ResetCounters();
         sim.Run(30_000 * Ms);
         Assert.That(sim.Share(a, 30_000 * Ms) + sim.Share(b, 30_000 * Ms), Is.EqualTo(1.5).Within(0.06));
+    }
+
+    [Test]
+    public void RemovingTheCapOfAParkedUnitLetsItRunAtOnce()
+    {
+        var (sim, u) = Spinners(1, (256, 10));
+        for (int i = 0; i < 1000 && !u[0].Parked; i++) sim.Run(1 * Ms);
+        Assert.That(u[0].Parked, Is.True, "a spinner capped at 10% is parked once it overspends");
+        Assert.That(sim.Scheduler.Current(0), Is.Null);
+        Assert.That(sim.Scheduler.Adjust(u[0].Domain, null, 0, sim.Now), Is.Zero);
+        Assert.That((u[0].Parked, sim.Scheduler.Current(0)), Is.EqualTo((false, u[0])));
     }
 
     [Test]
@@ -151,11 +164,11 @@ public class CreditSchedulerTests
     {
         var s = new SchedulerSimulation(1).Scheduler;
         var d = s.AddDomain(1);
-        Assert.That(s.Adjust(d, 0, null), Is.EqualTo(-XenErrno.EINVAL));
-        Assert.That(s.Adjust(d, 65536, 10), Is.EqualTo(-XenErrno.EINVAL));
-        Assert.That(s.Adjust(d, 300, -1), Is.EqualTo(-XenErrno.EINVAL));
+        Assert.That(s.Adjust(d, 0, null, 0), Is.EqualTo(-XenErrno.EINVAL));
+        Assert.That(s.Adjust(d, 65536, 10, 0), Is.EqualTo(-XenErrno.EINVAL));
+        Assert.That(s.Adjust(d, 300, -1, 0), Is.EqualTo(-XenErrno.EINVAL));
         Assert.That((d.Weight, d.Cap), Is.EqualTo((256, 0)));
-        Assert.That(s.Adjust(d, 65535, 65535), Is.Zero);
+        Assert.That(s.Adjust(d, 65535, 65535, 0), Is.Zero);
         Assert.That((d.Weight, d.Cap), Is.EqualTo((65535, 65535)));
     }
 
