@@ -15,6 +15,12 @@ public sealed class Dom0Options
     public long HostMemoryMiB { get; init; } = 2048;
     /// <summary>CPU platform: "emulated" (Iced software CPU).</summary>
     public string Platform { get; init; } = "emulated";
+    /// <summary>
+    /// pCPUs the credit scheduler shares among vCPUs: $PARAVIRT_PCPUS when set, else 0 (one per host processor).
+    /// </summary>
+    public string? Pcpus { get; init; } = Environment.GetEnvironmentVariable(PcpusVariable);
+
+    public const string PcpusVariable = "PARAVIRT_PCPUS";
 }
 
 /// <summary>
@@ -31,6 +37,11 @@ public sealed class Dom0Host : IDisposable
     {
         if (options.HostMemoryMiB < 16 || options.HostMemoryMiB > (1L << 20))
             throw new ArgumentOutOfRangeException(nameof(options), options.HostMemoryMiB, "host memory must be 16 MiB .. 1 TiB");
+        int pcpus = 0;
+        if (!string.IsNullOrWhiteSpace(options.Pcpus)
+            && (!int.TryParse(options.Pcpus.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out pcpus)
+                || pcpus < 1 || pcpus > 4096))
+            throw new ArgumentOutOfRangeException(nameof(options), options.Pcpus, $"{Dom0Options.PcpusVariable} must be a number of pCPUs, 1..4096");
         Directory.CreateDirectory(options.RunDirectory);
         var console = new HypervisorConsole();
         try
@@ -47,7 +58,7 @@ public sealed class Dom0Host : IDisposable
             _ => throw new ArgumentException($"unknown CPU platform \"{options.Platform}\" (known: emulated)"),
         };
         _memory = new MachineMemory((ulong)options.HostMemoryMiB * 256);
-        Hypervisor = new Hypervisor.Hypervisor(_memory, platform, console);
+        Hypervisor = new Hypervisor.Hypervisor(_memory, platform, console, pcpus);
         XenStore = new XenStoreDaemon(log: msg => console.Log("xenstored: " + msg));
         var xsDir = Path.Combine(options.RunDirectory, "xenstored");
         Directory.CreateDirectory(xsDir);

@@ -24,8 +24,11 @@ public sealed partial class Hypervisor : IDisposable
     private readonly Dictionary<ulong, ushort> _deferredOwner = new();
     private ushort _domidRover;
 
-    public Hypervisor(MachineMemory memory, IPlatform platform, HypervisorConsole? console = null)
+    /// <param name="pcpus">Physical CPUs the credit scheduler shares among vCPUs; 0: one per host processor.</param>
+    public Hypervisor(MachineMemory memory, IPlatform platform, HypervisorConsole? console = null, int pcpus = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(pcpus);
+        Scheduler = new Scheduling.SchedulerDriver(pcpus == 0 ? Environment.ProcessorCount : pcpus);
         Memory = memory;
         Platform = platform;
         Console = console ?? new HypervisorConsole();
@@ -33,6 +36,7 @@ public sealed partial class Hypervisor : IDisposable
         Mmu = new PvMmu(this);
         Hypercalls = new HypercallTable(this);
         Dom0 = new Domain(this, 0, "Domain-0", Guid.Empty, managed: true, privileged: true);
+        Dom0.SchedDomain = Scheduler.AddDomain(0);
         _domains[0] = Dom0;
         Console.Log($"Paravirt hypervisor: {memory.FrameCount} frames ({memory.Size >> 20} MiB), platform {platform.Name}");
     }
@@ -43,6 +47,8 @@ public sealed partial class Hypervisor : IDisposable
     public FrameTable Frames { get; }
     public HypercallTable Hypercalls { get; }
     public Domain Dom0 { get; }
+    /// <summary>The credit scheduler: which vCPU runs on which of the pCPUs, with each domain's weight and cap.</summary>
+    public Scheduling.SchedulerDriver Scheduler { get; }
     /// <summary>The lock that serialises event-channel state across all domains.</summary>
     internal Lock EventLock { get; } = new();
 
@@ -83,6 +89,7 @@ public sealed partial class Hypervisor : IDisposable
             }
             if (id == 0) throw new HypervisorException(XenErrno.ENOSPC, "no free domain id");
             d = new Domain(this, id, name, uuid, managed: false, privileged: false);
+            d.SchedDomain = Scheduler.AddDomain(id);
             _domains[id] = d;
         }
         try
@@ -136,7 +143,7 @@ public sealed partial class Hypervisor : IDisposable
             if (d.IsDying) throw new HypervisorException(XenErrno.EINVAL, $"domain {d.Id} is dying");
             d.PauseLocked();
         }
-        foreach (var v in d.Vcpus) v.Cpu.Kick();
+        foreach (var v in d.Vcpus) v.Nudge();
     }
 
     /// <summary>SCHEDOP_shutdown and friends: stop the domain and tell Dom0.</summary>
@@ -191,6 +198,7 @@ public sealed partial class Hypervisor : IDisposable
             }
         }
         Frames.Release(d.Id, now.ToArray());
+        Scheduler.RemoveDomain(d.SchedDomain);
         foreach (var v in d.Vcpus) v.Cpu.Dispose();
         d.P2m = [];
     }
@@ -238,6 +246,7 @@ public sealed partial class Hypervisor : IDisposable
     public void Dispose()
     {
         foreach (var d in Domains.Where(d => d != Dom0)) DestroyDomain(d);
+        Scheduler.Dispose();
     }
 }
 

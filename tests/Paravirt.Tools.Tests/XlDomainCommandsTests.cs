@@ -378,11 +378,11 @@ public class XlDomainCommandsTests
         var d = new DomainSummary
         {
             DomId = 2, Name = "web",
-            VcpuStates = [new VcpuSummary { Id = 0, Online = true, Blocked = true, CpuTimeSeconds = 1.25 }],
+            VcpuStates = [new VcpuSummary { Id = 0, Online = true, Blocked = true, CpuTimeSeconds = 1.25, Cpu = 1, HardAffinity = "0-1", SoftAffinity = "all" }],
         };
         var lines = VcpuListFormat.Table([d]).Split('\n');
         Assert.That(lines[0], Is.EqualTo("Name                                ID  VCPU   CPU State   Time(s) Affinity (Hard / Soft)"));
-        Assert.That(lines[1], Is.EqualTo("web                                  2     0    -   -b-       1.2  all / all"));
+        Assert.That(lines[1], Is.EqualTo("web                                  2     0    1   -b-       1.2  0-1 / all"));
     }
 
     [Test]

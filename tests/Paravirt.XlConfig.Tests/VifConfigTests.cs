@@ -118,7 +118,7 @@ public class VifConfigTests
     {
         var c = Read(Minimal("vcpus = 2\ncpus = '0-3,^2'"));
         Assert.That((c.Cpus, c.CpusPerVcpu), Is.EqualTo((new List<string> { "0-3,^2" }, false)));
-        Assert.That(c.Warnings, Has.Some.EqualTo("t.cfg:4:1: warning: `cpus' is parsed but not enforced until the scheduler lands"));
+        Assert.That(c.Warnings, Is.Empty, "cpus is enforced: no warning");
     }
 
     [Test]
@@ -129,15 +129,11 @@ public class VifConfigTests
     }
 
     [Test]
-    public void WeightAndCapAreKeptWithWarnings()
+    public void WeightAndCapAreKeptWithoutWarnings()
     {
         var c = Read(Minimal("vcpus = 2\ncpu_weight = 512\ncap = 150"));
         Assert.That((c.CpuWeight, c.Cap), Is.EqualTo(((int?)512, (int?)150)));
-        Assert.That(c.Warnings, Is.EqualTo(new[]
-        {
-            "t.cfg:4:1: warning: `cpu_weight' is parsed but not enforced until the scheduler lands",
-            "t.cfg:5:1: warning: `cap' is parsed but not enforced until the scheduler lands",
-        }));
+        Assert.That(c.Warnings, Is.Empty);
     }
 
     [Test]

@@ -17,6 +17,12 @@ var blk = new Command("blk", "Boot the blk example in bench mode through xl with
     + "4 KiB random throughput and IOPS next to the same I/O done directly on the file by this process.") { blkMib, blkOps };
 blk.SetAction(r => BlkBenchmark.Run(Console.Out, Console.Error, r.GetValue(blkMib), r.GetValue(blkOps)));
 root.Subcommands.Add(blk);
+var schedSeconds = new Option<double>("--seconds") { Description = "Length of each measured window", DefaultValueFactory = _ => 5 };
+var sched = new Command("sched", "The credit scheduler on one pCPU with real guests: two spinners at weights 512:256 against the "
+    + "expected 2:1, a spinner capped at 25% against its cap, and the host CPU of a guest blocked in SCHEDOP_block against a "
+    + "no-guest baseline measured in the same run.") { schedSeconds };
+sched.SetAction(r => SchedBenchmark.Run(Console.Out, Console.Error, r.GetValue(schedSeconds)));
+root.Subcommands.Add(sched);
 var micro = new Command("micro", "BenchmarkDotNet micro-benchmark of the interpreter's hot loop (a CRC32 loop on one vCPU).");
 micro.SetAction(_ =>
 {

@@ -138,6 +138,18 @@ public sealed class RequestDispatcher(IToolstack toolstack, DaemonLog log)
                     return new ControlResponse { Ok = true, Disks = disks.Select(d => d.ToWire()).ToList() };
                 case ControlOps.Dmesg:
                     return new ControlResponse { Ok = true, Text = TailThatFits(toolstack.Dmesg(request.Clear)) };
+                case ControlOps.SchedCredit:
+                    return SchedCredit(request);
+                case ControlOps.SchedCreditPool:
+                    if (request.TimesliceMs is not null || request.RatelimitUs is not null || request.MigrationDelayUs is not null)
+                    {
+                        toolstack.SetSchedCreditPool(request.TimesliceMs, request.RatelimitUs, request.MigrationDelayUs);
+                        log.Info($"credit scheduler parameters set: tslice {request.TimesliceMs?.ToString() ?? "-"} ms, ratelimit {request.RatelimitUs?.ToString() ?? "-"} us, migration delay {request.MigrationDelayUs?.ToString() ?? "-"} us");
+                    }
+                    return new ControlResponse { Ok = true, SchedPool = toolstack.GetSchedCreditPool().ToWire() };
+                case ControlOps.VcpuPin:
+                    toolstack.PinVcpu(toolstack.Find(request.Domain!).DomId, request.VcpuId, request.HardAffinity, request.SoftAffinity);
+                    return ControlResponse.Success();
                 default:
                     return ControlResponse.Failure($"'{request.Op}' cannot be used here");
             }
@@ -155,6 +167,34 @@ public sealed class RequestDispatcher(IToolstack toolstack, DaemonLog log)
             log.Error($"internal error in '{request.Op}': {e}");
             return ControlResponse.Failure($"paravirtd internal error in '{request.Op}': {e.GetType().Name}: {e.Message}");
         }
+    }
+
+    /// <summary>xl sched-credit: one domain (set first when Weight or Cap is given) or every domain, with the pool.</summary>
+    private ControlResponse SchedCredit(ControlRequest request)
+    {
+        List<SchedDomainSummary> rows;
+        if (string.IsNullOrEmpty(request.Domain))
+        {
+            if (request.Weight is not null || request.Cap is not null)
+                return ControlResponse.Failure("Must specify a domain.");
+            rows = [];
+            foreach (var d in toolstack.List().OrderBy(d => d.DomId))
+            {
+                try { rows.Add(toolstack.GetSchedCredit(d.DomId).ToWire()); }
+                catch (ToolstackException) { /* died since the list was taken */ }
+            }
+        }
+        else
+        {
+            var target = toolstack.Find(request.Domain);
+            if (request.Weight is not null || request.Cap is not null)
+            {
+                toolstack.SetSchedCredit(target.DomId, request.Weight, request.Cap);
+                log.Info($"domain {target.DomId} ({target.Name}): weight {request.Weight?.ToString() ?? "-"}, cap {request.Cap?.ToString() ?? "-"}");
+            }
+            rows = [toolstack.GetSchedCredit(target.DomId).ToWire()];
+        }
+        return new ControlResponse { Ok = true, SchedPool = toolstack.GetSchedCreditPool().ToWire(), SchedDomains = rows };
     }
 
     /// <summary>The dmesg reply must fit one frame; when the ring is larger keep its newest part, as a ring would.</summary>

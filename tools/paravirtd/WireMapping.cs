@@ -21,7 +21,18 @@ public static class WireMapping
         VcpuStates = info.VcpuStates?.Select(v => new VcpuSummary
         {
             Id = v.Id, Online = v.Online, Running = v.Running, Blocked = v.Blocked, CpuTimeSeconds = v.CpuTimeSeconds,
+            Cpu = v.Cpu, HardAffinity = v.HardAffinity, SoftAffinity = v.SoftAffinity,
         }).ToList(),
+    };
+
+    public static SchedPoolSummary ToWire(this SchedCreditPool pool) => new()
+    {
+        Name = pool.Name, TimesliceMs = pool.TimesliceMs, RatelimitUs = pool.RatelimitUs, MigrationDelayUs = pool.MigrationDelayUs,
+    };
+
+    public static SchedDomainSummary ToWire(this SchedCreditParams p) => new()
+    {
+        DomId = p.DomId, Name = p.Name, Weight = p.Weight, Cap = p.Cap,
     };
 
     public static HostSummary ToWire(this HostInfo info) => new()

@@ -35,6 +35,8 @@ public static class XlCommandLine
             XlDomainCommands.VcpuList(context),
             XlDomainCommands.VcpuSet(context),
             XlTop.Command(context),
+            XlSchedCommands.VcpuPin(context),
+            XlSchedCommands.SchedCredit(context),
             XlBlockCommands.BlockAttach(context),
             XlBlockCommands.BlockDetach(context),
             XlBlockCommands.BlockList(context),
@@ -51,7 +53,7 @@ public static class XlCommandLine
     }
 
     /// <summary>Commands that honour the global -N (xl_cmdtable.c's can_dryrun).</summary>
-    private static readonly HashSet<string> DryRunCommands = new(StringComparer.Ordinal) { "create", "block-attach" };
+    private static readonly HashSet<string> DryRunCommands = new(StringComparer.Ordinal) { "create", "block-attach", "vcpu-pin" };
 
     public static async Task<int> RunAsync(string[] args, XlContext context, CancellationToken cancellationToken = default)
     {

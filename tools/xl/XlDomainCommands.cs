@@ -406,8 +406,8 @@ public static class InfoFormat
 
 /// <summary>
 /// xl vcpu-list (xl_vcpu.c print_vcpuinfo): name %-32s, domid and vcpu %5u, the CPU, three state letters
-/// (r running, b blocked; p for an offline vCPU), time %9.1f, affinity. vCPUs run on host threads the host OS
-/// places, so the CPU column is '-' and affinity is "all / all" (vcpu-pin is not available).
+/// (r running, b blocked; p for an offline vCPU), time %9.1f, then hard / soft affinity as print_bitmap prints
+/// them. The CPU is the pCPU the credit scheduler runs (or last ran) the vCPU on.
 /// </summary>
 public static class VcpuListFormat
 {
@@ -421,10 +421,10 @@ public static class VcpuListFormat
             {
                 text.Append(CultureInfo.InvariantCulture, $"{d.Name,-32} {d.DomId,5} {v.Id,5}");
                 text.Append(v.Online
-                    ? $"{'-',5} {(v.Running ? 'r' : '-'),3}{(v.Blocked ? 'b' : '-')}- "
+                    ? string.Create(CultureInfo.InvariantCulture, $"{v.Cpu,5} {(v.Running ? 'r' : '-'),3}{(v.Blocked ? 'b' : '-')}- ")
                     : $"{'-',5} {'-',3}-p ");
                 text.Append(DomainListFormat.OneDecimal(double.IsFinite(v.CpuTimeSeconds) && v.CpuTimeSeconds > 0 ? (float)v.CpuTimeSeconds : 0).PadLeft(9));
-                text.Append("  all / all\n");
+                text.Append("  ").Append(v.HardAffinity).Append(" / ").Append(v.SoftAffinity).Append('\n');
             }
         }
         return text.ToString();

@@ -43,13 +43,13 @@ public sealed class DomainConfig
     public List<VifSpec> Vifs { get; set; } = [];
     /// <summary>
     /// <c>cpus</c> (hard affinity) as validated <see cref="CpuRange"/> texts: one entry applying to every vcpu when the
-    /// config gave a string, else one per vcpu (<see cref="CpusPerVcpu"/>); null: not given. Not enforced yet.
+    /// config gave a string, else one per vcpu (<see cref="CpusPerVcpu"/>); null: not given (every pCPU).
     /// </summary>
     public List<string>? Cpus { get; set; }
     public bool CpusPerVcpu { get; set; }
-    /// <summary><c>cpu_weight</c> (credit scheduler weight, 1–65535); null: the scheduler's default. Not enforced yet.</summary>
+    /// <summary><c>cpu_weight</c> (credit scheduler weight, 1–65535); null: the scheduler's default (256).</summary>
     public int? CpuWeight { get; set; }
-    /// <summary><c>cap</c> (percent of one pcpu, 0 = no cap); null: default. Not enforced yet.</summary>
+    /// <summary><c>cap</c> (percent of one pcpu, 0 = no cap); null: default (no cap).</summary>
     public int? Cap { get; set; }
 
     /// <summary>

@@ -231,7 +231,7 @@ public static class XlDomainConfigReader
     /// <summary>
     /// <c>cpus</c>: a string for every vcpu or a list with one entry per vcpu (xl_parse.c parse_vcpu_affinity), each
     /// a <see cref="CpuRange"/>; more entries than maxvcpus is an error (xl drops them silently).
-    /// <c>cpu_weight</c> 1–65535 and <c>cap</c> 0–100×maxvcpus (credit's ranges). Kept, warned as not enforced.
+    /// <c>cpu_weight</c> 1–65535 and <c>cap</c> 0–100×maxvcpus (credit's ranges). The toolstack applies them at create.
     /// </summary>
     private static void ReadCpuKeys(XlConfigFile file, DomainConfig c)
     {
@@ -251,9 +251,6 @@ public static class XlDomainConfigReader
         }
         c.CpuWeight = (int?)Long(file, "cpu_weight", 1, 65535);
         c.Cap = (int?)Long(file, "cap", 0, 100L * c.MaxVcpus);
-        foreach (string key in new[] { "cpus", "cpu_weight", "cap" })
-            if (file[key] is { } s)
-                c.Warnings.Add($"{s.KeyPosition}: warning: `{key}' is parsed but not enforced until the scheduler lands");
     }
 
     /// <summary>An on_* action: one of xl.cfg(5)'s names, compared exactly (xl_parse.c parse_action_on_shutdown).</summary>

@@ -28,8 +28,18 @@ public sealed record DomainInfo(
     /// <summary>The most memory the domain may have (memory/static-max) in KiB; 0: no limit (Dom0).</summary>
     long MaxKiB = 0);
 
-/// <summary>One vCPU: id, whether it is on a host CPU now or blocked, and the CPU time it has used.</summary>
-public sealed record VcpuState(int Id, bool Online, bool Running, bool Blocked, double CpuTimeSeconds);
+/// <summary>
+/// One vCPU: id, whether it is on a pCPU now or blocked, the CPU time it has used, the pCPU it runs or last ran on,
+/// and its hard and soft affinity as xl prints cpumaps ("all", "0-1,3").
+/// </summary>
+public sealed record VcpuState(int Id, bool Online, bool Running, bool Blocked, double CpuTimeSeconds,
+    int Cpu = 0, string HardAffinity = "all", string SoftAffinity = "all");
+
+/// <summary>The credit scheduler's cpupool parameters (`xl sched-credit -s`).</summary>
+public sealed record SchedCreditPool(string Name, int TimesliceMs, int RatelimitUs, int MigrationDelayUs);
+
+/// <summary>One domain's credit parameters (`xl sched-credit -d`).</summary>
+public sealed record SchedCreditParams(uint DomId, string Name, int Weight, int Cap);
 
 /// <summary>What `xl info` reports about the host and the hypervisor (xl_info.c's physinfo and xeninfo fields).</summary>
 public sealed record HostInfo(
@@ -130,6 +140,20 @@ public interface IToolstack
     /// unless <paramref name="force"/>, then the back-end is stopped and the nodes removed.
     /// </summary>
     void DetachDisk(uint domId, string device, bool force) => throw new ToolstackException("this toolstack has no block devices");
+
+    /// <summary>The cpupool's credit parameters: timeslice, ratelimit, migration delay.</summary>
+    SchedCreditPool GetSchedCreditPool() => throw new ToolstackException("this toolstack has no scheduler");
+    /// <summary>Change the cpupool's credit parameters (null leaves one as it is).</summary>
+    void SetSchedCreditPool(int? timesliceMs, int? ratelimitUs, int? migrationDelayUs) => throw new ToolstackException("this toolstack has no scheduler");
+    /// <summary>A domain's weight and cap.</summary>
+    SchedCreditParams GetSchedCredit(uint domId) => throw new ToolstackException("this toolstack has no scheduler");
+    /// <summary>Set a domain's weight (1..65535) and/or cap (0..100 × vCPUs); null leaves one as it is.</summary>
+    void SetSchedCredit(uint domId, int? weight, int? cap) => throw new ToolstackException("this toolstack has no scheduler");
+    /// <summary>
+    /// Set the hard and/or soft affinity (cpu lists as xl.cfg's cpus; null leaves one as it is) of one vCPU, or of
+    /// every vCPU when <paramref name="vcpu"/> is null (`xl vcpu-pin`).
+    /// </summary>
+    void PinVcpu(uint domId, int? vcpu, string? hard, string? soft) => throw new ToolstackException("this toolstack has no scheduler");
 }
 
 public sealed class ToolstackException(string message) : Exception(message);

@@ -98,6 +98,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
             try
             {
                 ApplyLimits(d, config); // Toolstack.Limits.cs: max_event_channels, max_grant_frames, max_maptrack_frames
+                ApplySchedParams(d, config); // Toolstack.Sched.cs: cpu_weight, cap, cpus
                 // libxl__build_pre: the store and console event channels, unbound towards Dom0 (ports 1 and 2).
                 Check(EventChannelTable.AllocUnbound(_hv.Dom0, d.Id, 0, out uint storePort), "allocate the xenstore event channel");
                 Check(EventChannelTable.AllocUnbound(_hv.Dom0, d.Id, 0, out uint consolePort), "allocate the console event channel");
@@ -291,7 +292,7 @@ public sealed partial class Toolstack : IToolstack, IDisposable
     }
 
     public HostInfo GetHostInfo() => new(
-        Environment.ProcessorCount,
+        PcpuCount,
         (long)(_hv.Frames.TotalFrames / 256),
         (long)(_hv.Frames.FreeFrames / 256),
         Hypervisor.Hypercalls.XenVersionOp.Major,
@@ -523,9 +524,9 @@ public sealed partial class Toolstack : IToolstack, IDisposable
         _guests.TryGetValue(d.Id, out var g);
         return new(
             d.Id, g?.Name ?? d.Name, d.Uuid, (long)(d.IsManaged ? 0 : d.MaxPages / 256),
-            d.IsManaged ? Environment.ProcessorCount : d.Vcpus.Count,
+            d.IsManaged ? PcpuCount : d.OnlineVcpuCount,
             ListState(d), d.CpuTimeSeconds, g?.StartTimeUtc ?? _started, g?.TargetKiB ?? 0,
-            d.IsManaged ? null : d.Vcpus.Select(v => new VcpuState(v.Id, v.IsUp, v.IsRunning, v.IsBlocked, v.CpuTime.TotalSeconds)).ToList(),
+            d.IsManaged ? null : d.Vcpus.Select(StateOf).ToList(),
             g?.MaxKiB ?? 0);
     }
 

@@ -89,7 +89,7 @@ public sealed partial class Domain
             CrashMessage = crashMessage;
             Monitor.PulseAll(StateLock);
         }
-        foreach (var v in Vcpus) v.Cpu.Kick();
+        foreach (var v in Vcpus) v.Nudge();
         // As Xen's domain_shutdown: tell the control domain through VIRQ_DOM_EXC.
         if (!IsManaged) EventChannelTable.SendGlobalVirq(Hypervisor.Dom0, Virq.DomExc);
         return true;
@@ -102,7 +102,7 @@ public sealed partial class Domain
             IsDying = true;
             Monitor.PulseAll(StateLock);
         }
-        foreach (var v in Vcpus) v.Cpu.Kick();
+        foreach (var v in Vcpus) v.Nudge();
         foreach (var v in Vcpus) v.ReleaseSmpResources();
         Hypervisor.Mmu.Relinquish(this);
         Grants.Teardown();

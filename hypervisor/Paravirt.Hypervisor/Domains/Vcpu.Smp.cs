@@ -249,7 +249,7 @@ public sealed partial class Vcpu
             d.Hypervisor.ShutdownDomain(d, ShutdownReason.Poweroff);
             return 0;
         }
-        Cpu.Kick();
+        Nudge();
         return 0;
     }
 

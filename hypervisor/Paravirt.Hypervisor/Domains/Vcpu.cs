@@ -23,6 +23,7 @@ public sealed partial class Vcpu
         Cpu = cpu;
         InitTrapState();
         InitSmpState();
+        InitSchedState();
     }
 
     public Domain Domain => _domain;
@@ -92,13 +93,24 @@ public sealed partial class Vcpu
             {
                 lock (_domain.StateLock)
                 {
-                    while (!_domain.IsDying && (!_domain.IsRunnable || _blocked || _down))
+                    if (!_domain.IsDying && (!_domain.IsRunnable || _blocked || _down))
                     {
-                        SetRunstate(WaitingRunstate);
-                        Monitor.Wait(_domain.StateLock);
+                        // A vCPU that cannot run holds no pCPU (Vcpu.Sched.cs) and waits without using the host CPU.
+                        ReleasePcpu();
+                        while (!_domain.IsDying && (!_domain.IsRunnable || _blocked || _down))
+                        {
+                            SetRunstate(WaitingRunstate);
+                            Monitor.Wait(_domain.StateLock);
+                        }
                     }
-                    if (_domain.IsDying) return;
+                    if (_domain.IsDying)
+                    {
+                        LeaveScheduler();
+                        return;
+                    }
                 }
+                // Guest code runs only on a pCPU the credit scheduler gave this vCPU.
+                if (!AcquirePcpu()) continue;
                 // test_all_events: an unmasked pending event enters the guest's event callback first.
                 if (!DeliverPendingEvents()) continue;
                 EnterRunning();
@@ -123,6 +135,8 @@ public sealed partial class Vcpu
                         HandleGuestExit(exit);
                         break;
                 }
+                // Preemption is checked here, at exits, never per instruction.
+                SchedulingPoint();
             }
         }
         catch (Exception e)
@@ -130,6 +144,7 @@ public sealed partial class Vcpu
             // A bug in the hypervisor must not take the host process down: crash only this domain, loudly.
             hv.CrashDomain(_domain, $"d{_domain.Id}v{Id} internal hypervisor error: {e.GetType().Name}: {e.Message}");
             hv.Console.Log(e.ToString());
+            LeaveScheduler();
         }
     }
 

@@ -16,7 +16,8 @@ public static class SchedOp
         switch (cmd)
         {
             case Yield:
-                Thread.Yield();
+                // Give the pCPU to a waiting unit if there is one (credit: skips the ratelimit).
+                v.YieldPcpu();
                 return 0;
             case Block:
                 // As Xen: enable event delivery, then sleep unless an event is already waiting. The vCPU thread

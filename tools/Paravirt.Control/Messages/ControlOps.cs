@@ -37,14 +37,24 @@ public static class ControlOps
     /// <summary>Domain's virtual block devices (xl block-list).</summary>
     public const string BlockList = "block-list";
 
+    /// <summary>
+    /// Credit scheduler (xl sched-credit): with Domain, that domain's weight and cap, set first from Weight/Cap when
+    /// given; without, every domain. The reply carries the pool's parameters too.
+    /// </summary>
+    public const string SchedCredit = "sched-credit";
+    /// <summary>The cpupool's credit parameters, set first from TimesliceMs/RatelimitUs/MigrationDelayUs when given.</summary>
+    public const string SchedCreditPool = "sched-credit-pool";
+    /// <summary>Set Domain's vCPU VcpuId (null: all) hard/soft affinity to HardAffinity/SoftAffinity (null: unchanged).</summary>
+    public const string VcpuPin = "vcpu-pin";
+
     public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.Ordinal)
     {
         Ping, Create, List, Destroy, Pause, Unpause, Console, Wait, Dmesg, Shutdown, Rename, MemSet, MemMax, Info, VcpuSet,
-        BlockAttach, BlockDetach, BlockList,
+        BlockAttach, BlockDetach, BlockList, SchedCredit, SchedCreditPool, VcpuPin,
     };
 
     /// <summary>Operations whose request must name a domain.</summary>
     public static bool NeedsDomain(string op) =>
         op is Destroy or Pause or Unpause or Console or Wait or Shutdown or Rename or MemSet or MemMax or VcpuSet
-            or BlockAttach or BlockDetach or BlockList;
+            or BlockAttach or BlockDetach or BlockList or VcpuPin;
 }

@@ -38,4 +38,17 @@ public sealed class ControlRequest
     public DiskSpec? Disk { get; set; }
     /// <summary>block-detach: the device, by vdev or device number.</summary>
     public string? Device { get; set; }
+    /// <summary>sched-credit: the new weight (1..65535); null leaves it.</summary>
+    public int? Weight { get; set; }
+    /// <summary>sched-credit: the new cap (percent of one pCPU, 0 = none); null leaves it.</summary>
+    public int? Cap { get; set; }
+    /// <summary>sched-credit-pool: new timeslice (ms), ratelimit (us), migration delay (us); null leaves each.</summary>
+    public int? TimesliceMs { get; set; }
+    public int? RatelimitUs { get; set; }
+    public int? MigrationDelayUs { get; set; }
+    /// <summary>vcpu-pin: the vCPU; null for all of them.</summary>
+    public int? VcpuId { get; set; }
+    /// <summary>vcpu-pin: cpu lists (xl.cfg cpus syntax); null leaves that affinity as it is.</summary>
+    public string? HardAffinity { get; set; }
+    public string? SoftAffinity { get; set; }
 }

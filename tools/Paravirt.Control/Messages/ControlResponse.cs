@@ -18,6 +18,10 @@ public sealed class ControlResponse
     public HostSummary? Host { get; set; }
     /// <summary>block-list: the domain's virtual block devices.</summary>
     public List<DiskSummary>? Disks { get; set; }
+    /// <summary>sched-credit, sched-credit-pool: the cpupool's credit parameters.</summary>
+    public SchedPoolSummary? SchedPool { get; set; }
+    /// <summary>sched-credit: each domain's weight and cap, in domid order.</summary>
+    public List<SchedDomainSummary>? SchedDomains { get; set; }
 
     public static ControlResponse Success() => new() { Ok = true };
     public static ControlResponse Failure(string error) => new() { Ok = false, Error = error };

@@ -31,4 +31,9 @@ public sealed class VcpuSummary
     public bool Running { get; set; }
     public bool Blocked { get; set; }
     public double CpuTimeSeconds { get; set; }
+    /// <summary>The pCPU it runs on, or last ran on.</summary>
+    public int Cpu { get; set; }
+    /// <summary>Hard and soft affinity as xl prints cpumaps ("all", "0-1,3").</summary>
+    public string HardAffinity { get; set; } = "all";
+    public string SoftAffinity { get; set; } = "all";
 }
