@@ -57,6 +57,13 @@ public sealed partial class Vcpu
     /// <summary>Virtual IOPL (PHYSDEVOP_set_iopl); 0 for a domU: no port I/O, cli/sti only in kernel mode.</summary>
     internal int VirtualIopl { get; set; }
 
+    /// <summary>The multicall being run on this vCPU, if any (mc_state).</summary>
+    internal Hypercalls.MulticallState Multicall { get; } = new();
+
+    /// <summary>PHYSDEVOP_set_iobitmap: the guest virtual address of its I/O permission bitmap and the ports it covers.</summary>
+    internal ulong IoBitmap { get; set; }
+    internal uint IoBitmapLimit { get; set; }
+
     /// <summary>CR3 of kernel mode when the kernel L4 was never recorded in <see cref="GuestTableMfn"/>.</summary>
     private ulong _kernelCr3;
     private PrivilegedOpEmulator? _privOp;
@@ -91,6 +98,10 @@ public sealed partial class Vcpu
             Cpu.FlushTlb();
         }
     }
+
+    /// <summary>CR3 of guest kernel mode, whichever mode the vCPU is in now.</summary>
+    internal ulong KernelPageTableBase =>
+        InKernelMode ? Registers.Cr3 : GuestTableMfn != 0 ? PageTableBaseFor(true) : _kernelCr3;
 
     // ---- vcpu_info access ---------------------------------------------------------------------------------
 

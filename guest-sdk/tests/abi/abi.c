@@ -1,0 +1,360 @@
+/*
+ * abi - guest-side test kernel for the boot-time PV ABI calls beyond traps
+ * and the MMU, run through the real stack: HYPERVISOR_multicall (per-entry
+ * results, nesting refused, long batches and preempted sub-calls continued
+ * by the hypervisor), vm_assist, physdev_op (set_iopl, set_iobitmap and the
+ * port I/O they permit), xen_version features, and a jump into the
+ * hypervisor's range (a #PF, the domain unharmed).  Every failed check
+ * prints one line; the last line is "abi: <passed>/<total> checks passed";
+ * then the guest idles.
+ */
+#include <paravirt/pv.h>
+#include <paravirt/callback.h>
+#include <paravirt/memory.h>
+#include <paravirt/mmu.h>
+#include <paravirt/physdev.h>
+#include <paravirt/traps.h>
+
+#define PV_XSTR(x) #x
+#define PV_STR(x) PV_XSTR(x)
+
+/* The trap entry stubs and iret paths of the traps test kernel. */
+__asm__(
+#include "../traps/entry.inc"
+);
+
+extern char trap_gp[], trap_pf[];
+unsigned long saved_rsp;
+
+struct trap_frame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector, error, rip, cs, rflags, rsp, ss;
+};
+
+void trap_dispatch(struct trap_frame *f);
+
+static int passed, total;
+
+#define CHECK(cond, ...) do {                                   \
+        total++;                                                \
+        if (cond) passed++;                                     \
+        else { pv_printf("FAIL line %d: ", __LINE__);           \
+               pv_printf(__VA_ARGS__); pv_printf("\n"); }       \
+    } while (0)
+
+static volatile uint64_t last_vector = ~0UL, last_error, last_rip, last_cr2;
+static volatile unsigned int traps_taken;
+static volatile uint64_t skip;
+/* A #PF at an address the code jumped to returns as "ret" would (the caller pushed its return address). */
+static volatile int return_from_jump;
+
+void trap_dispatch(struct trap_frame *f)
+{
+    last_vector = f->vector;
+    last_error = f->error;
+    last_rip = f->rip;
+    last_cr2 = pv_shared_info->vcpu_info[0].arch.cr2;
+    traps_taken++;
+    if (f->vector == 14 && return_from_jump) {
+        f->rip = *(uint64_t *)f->rsp;
+        f->rsp += 8;
+    } else {
+        f->rip += skip;
+    }
+    f->rflags = (f->cs >> 32) & 0xff ? (f->rflags & ~0x200UL) : (f->rflags | 0x200UL);
+}
+
+static void reset(uint64_t skip_bytes)
+{
+    last_vector = ~0UL;
+    last_error = 0;
+    traps_taken = 0;
+    skip = skip_bytes;
+}
+
+static const trap_info_t trap_table[] = {
+    { 13, 0, FLAT_KERNEL_CS, (unsigned long)trap_gp },
+    { 14, 0, FLAT_KERNEL_CS, (unsigned long)trap_pf },
+    { 0, 0, 0, 0 },
+};
+
+static multicall_entry_t mc(unsigned long op, unsigned long a0, unsigned long a1, unsigned long a2)
+{
+    multicall_entry_t e = { .op = op, .result = 0xdeadbeef };
+    e.args[0] = a0;
+    e.args[1] = a1;
+    e.args[2] = a2;
+    return e;
+}
+
+/* ---- multicall --------------------------------------------------------------------------------------------- */
+
+#define LONG_BATCH 300
+#define LONG_MMU 2500
+static multicall_entry_t batch[LONG_BATCH];
+static mmu_update_t many[LONG_MMU];
+static char window[PV_PAGE_SIZE] __attribute__((aligned(PV_PAGE_SIZE)));
+
+/* Machine address of the L1 entry that maps va in the boot tables. */
+static uint64_t l1e_maddr(unsigned long va)
+{
+    uint64_t *t = (uint64_t *)pv_start_info->pt_base;
+    xen_pfn_t mfn = pv_virt_to_mfn(t);
+    for (int l = 4; l > 1; l--) {
+        uint64_t e = t[(va >> (12 + 9 * (l - 1))) & 511];
+        mfn = pv_pte_mfn(e);
+        t = (uint64_t *)pv_mfn_to_virt(mfn);
+    }
+    return ((uint64_t)mfn << 12) + ((va >> 12) & 511) * 8;
+}
+
+static void test_multicall(void)
+{
+    domid_t self = DOMID_SELF;
+    multicall_entry_t inner[1] = { mc(__HYPERVISOR_xen_version, XENVER_version, 0, 0) };
+    multicall_entry_t calls[6] = {
+        mc(__HYPERVISOR_xen_version, XENVER_version, 0, 0),
+        mc(__HYPERVISOR_vm_assist, VMASST_CMD_enable, 6, 0),
+        mc(__HYPERVISOR_memory_op, XENMEM_current_reservation, (unsigned long)&self, 0),
+        mc(__HYPERVISOR_multicall, (unsigned long)inner, 1, 0),
+        mc(60, 0, 0, 0),
+        mc(__HYPERVISOR_xen_version, XENVER_pagesize, 0, 0),
+    };
+    long version = HYPERVISOR_xen_version(XENVER_version, NULL);
+    CHECK(HYPERVISOR_multicall(calls, 6) == 0, "multicall of six");
+    CHECK((long)calls[0].result == version, "entry 0: xen_version %lx", calls[0].result);
+    CHECK((long)calls[1].result == -XEN_EINVAL, "entry 1: failing vm_assist %ld", (long)calls[1].result);
+    CHECK((long)calls[2].result == (long)pv_start_info->nr_pages, "entry 2: current_reservation %ld", (long)calls[2].result);
+    CHECK((long)calls[3].result == -XEN_EINVAL, "entry 3: nested multicall refused %ld", (long)calls[3].result);
+    CHECK(inner[0].result == 0xdeadbeef, "the nested list was not run");
+    CHECK((long)calls[4].result == -XEN_ENOSYS, "entry 4: unknown hypercall %ld", (long)calls[4].result);
+    CHECK((long)calls[5].result == 4096, "entry 5 ran after the failures: %ld", (long)calls[5].result);
+    CHECK(HYPERVISOR_multicall(calls, 0) == 0, "an empty multicall");
+
+    /* The list itself unreadable: -EFAULT. */
+    CHECK(HYPERVISOR_multicall((multicall_entry_t *)0x1000, 1) == -XEN_EFAULT, "unmapped list");
+    CHECK(HYPERVISOR_multicall((multicall_entry_t *)0xffff800000000000UL, 1) == -XEN_EFAULT, "list in Xen's range");
+    /* A read-only list: the entry runs, its result cannot be stored. */
+    *(multicall_entry_t *)window = mc(__HYPERVISOR_xen_version, XENVER_version, 0, 0);
+    xen_pfn_t wmfn = pv_virt_to_mfn(window);
+    CHECK(HYPERVISOR_update_va_mapping((unsigned long)window, pv_make_pte(wmfn, _PAGE_PRESENT), UVMF_INVLPG) == 0,
+          "map the window read-only");
+    CHECK(HYPERVISOR_multicall((multicall_entry_t *)window, 1) == -XEN_EFAULT, "read-only list");
+    CHECK(HYPERVISOR_update_va_mapping((unsigned long)window, pv_make_pte(wmfn, _PAGE_PRESENT | _PAGE_RW), UVMF_INVLPG) == 0,
+          "map the window writable again");
+    CHECK(((multicall_entry_t *)window)->result == 0xdeadbeef, "nothing was stored in it");
+
+    /* More entries than one pass runs: the hypervisor continues the multicall. */
+    for (int i = 0; i < LONG_BATCH; i++)
+        batch[i] = mc(__HYPERVISOR_xen_version, i % 2 ? XENVER_pagesize : XENVER_version, 0, 0);
+    CHECK(HYPERVISOR_multicall(batch, LONG_BATCH) == 0, "long multicall");
+    int good = 0;
+    for (int i = 0; i < LONG_BATCH; i++)
+        good += (long)batch[i].result == (i % 2 ? 4096 : version);
+    CHECK(good == LONG_BATCH, "every entry of the long batch has its result (%d)", good);
+
+    /* An mmu_update longer than one pass inside a multicall: it is continued within the entry. */
+    uint64_t pte = l1e_maddr((unsigned long)window);
+    uint64_t val = pv_make_pte(pv_virt_to_mfn(window), _PAGE_PRESENT | _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY);
+    for (int i = 0; i < LONG_MMU; i++)
+        many[i] = pv_mmu_pt_update(pte, val);
+    unsigned int done = 0;
+    multicall_entry_t two[2] = {
+        mc(__HYPERVISOR_mmu_update, (unsigned long)many, LONG_MMU, (unsigned long)&done),
+        mc(__HYPERVISOR_xen_version, XENVER_version, 0, 0),
+    };
+    two[0].args[3] = DOMID_SELF;
+    CHECK(HYPERVISOR_multicall(two, 2) == 0, "multicall with a long mmu_update");
+    CHECK(two[0].result == 0 && done == LONG_MMU, "the mmu_update finished: result %ld, done %u", (long)two[0].result, done);
+    CHECK((long)two[1].result == version, "the entry after it ran");
+    window[0] = 1;
+    CHECK(window[0] == 1, "the window is still mapped");
+
+    /* A failing mmu_update inside a multicall reports through its own result and done. */
+    many[1] = pv_mmu_pt_update(pte, pv_make_pte((xen_pfn_t)pv_maximum_ram_page() + 16, _PAGE_PRESENT));
+    done = 0;
+    two[0] = mc(__HYPERVISOR_mmu_update, (unsigned long)many, 3, (unsigned long)&done);
+    two[0].args[3] = DOMID_SELF;
+    CHECK(HYPERVISOR_multicall(two, 2) == 0 && (long)two[0].result == -XEN_EPERM && done == 1,
+          "failing mmu_update entry: %ld, done %u", (long)two[0].result, done);
+}
+
+/* ---- vm_assist, xen_version features ------------------------------------------------------------------------ */
+
+static long features(unsigned int idx, uint32_t *map)
+{
+    xen_feature_info_t fi = { .submap_idx = idx };
+    long rc = HYPERVISOR_xen_version(XENVER_get_features, &fi);
+    *map = fi.submap;
+    return rc;
+}
+
+static void test_vm_assist_and_features(void)
+{
+    CHECK(HYPERVISOR_vm_assist(VMASST_CMD_enable, VMASST_TYPE_writable_pagetables) == 0, "writable_pagetables");
+    CHECK(HYPERVISOR_vm_assist(VMASST_CMD_enable, VMASST_TYPE_runstate_update_flag) == 0, "runstate_update_flag");
+    CHECK(HYPERVISOR_vm_assist(VMASST_CMD_enable, VMASST_TYPE_m2p_strict) == 0, "m2p_strict");
+    CHECK(HYPERVISOR_vm_assist(VMASST_CMD_disable, VMASST_TYPE_m2p_strict) == 0, "m2p_strict off");
+    CHECK(HYPERVISOR_vm_assist(VMASST_CMD_enable, 6) == -XEN_EINVAL, "type 6");
+    CHECK(HYPERVISOR_vm_assist(VMASST_CMD_enable, 31) == -XEN_EINVAL, "type 31");
+    CHECK(HYPERVISOR_vm_assist(VMASST_CMD_enable, 64) == -XEN_EINVAL, "type 64");
+    CHECK(HYPERVISOR_vm_assist(2, VMASST_TYPE_writable_pagetables) == -XEN_ENOSYS, "unknown command");
+    CHECK(HYPERVISOR_vm_assist(2, 6) == -XEN_EINVAL, "the type is checked before the command");
+
+    uint32_t map = 0;
+    CHECK(features(0, &map) == 0, "get_features 0");
+    CHECK(map & (1u << XENFEAT_mmu_pt_update_preserve_ad), "preserve_ad offered (%x)", map);
+    CHECK(map & (1u << XENFEAT_highmem_assist), "highmem_assist offered (%x)", map);
+    CHECK(map & (1u << XENFEAT_direct_mapped), "direct_mapped (%x)", map);
+    CHECK(!(map & ((1u << XENFEAT_auto_translated_physmap) | (1u << XENFEAT_writable_page_tables) | (1u << XENFEAT_dom0))),
+          "a PV domU is not translated and not dom0 (%x)", map);
+    CHECK(!(map & (1u << XENFEAT_pae_pgdir_above_4gb)), "no pae_pgdir_above_4gb before the assist");
+    CHECK(HYPERVISOR_vm_assist(VMASST_CMD_enable, VMASST_TYPE_pae_extended_cr3) == 0, "pae_extended_cr3");
+    CHECK(features(0, &map) == 0 && (map & (1u << XENFEAT_pae_pgdir_above_4gb)), "pae_pgdir_above_4gb after it");
+    CHECK(features(1, &map) == -XEN_EINVAL, "submap 1");
+    CHECK(HYPERVISOR_xen_version(XENVER_pagesize, NULL) == 4096, "pagesize");
+    CHECK(HYPERVISOR_xen_version(XENVER_pagesize, &map) == -XEN_EINVAL, "pagesize with an argument");
+    CHECK(HYPERVISOR_xen_version(XENVER_commandline, window) == -XEN_EPERM, "commandline is dom0's");
+}
+
+/* ---- physdev_op and port I/O --------------------------------------------------------------------------------- */
+
+static unsigned int inb_80(void)
+{
+    unsigned int v = 0x1234;
+    __asm__ __volatile__("inb $0x80, %%al" : "+a"(v) :: "memory");
+    return v;
+}
+
+static unsigned int inw_dx(unsigned int port)
+{
+    unsigned int v = 0x12340000;
+    __asm__ __volatile__("inw %%dx, %%ax" : "+a"(v) : "d"(port) : "memory");
+    return v;
+}
+
+static void outb_80(unsigned int v)
+{
+    __asm__ __volatile__("outb %%al, $0x80" :: "a"(v) : "memory");
+}
+
+static uint8_t iobitmap[8192];
+
+static long set_iopl(uint32_t iopl)
+{
+    struct physdev_set_iopl s = { .iopl = iopl };
+    return HYPERVISOR_physdev_op(PHYSDEVOP_set_iopl, &s);
+}
+
+static long set_iobitmap(void *bitmap, uint32_t nr)
+{
+    struct physdev_set_iobitmap s = { .bitmap = bitmap, .nr_ports = nr };
+    return HYPERVISOR_physdev_op(PHYSDEVOP_set_iobitmap, &s);
+}
+
+static void test_physdev(void)
+{
+    reset(2);
+    unsigned int v = inb_80();
+    CHECK(traps_taken == 1 && last_vector == 13 && last_error == 0, "inb without IOPL is #GP(0) (vector %lu)", last_vector);
+    CHECK(v == 0x1234, "nothing was read");
+    reset(2);
+    outb_80(0x55);
+    CHECK(traps_taken == 1 && last_vector == 13, "outb without IOPL is #GP");
+
+    CHECK(set_iopl(4) == -XEN_EINVAL, "iopl 4");
+    CHECK(HYPERVISOR_physdev_op(PHYSDEVOP_set_iopl, (void *)0x1000) == -XEN_EFAULT, "unreadable set_iopl");
+    CHECK(HYPERVISOR_physdev_op(99, NULL) == -XEN_ENOSYS, "unknown physdev op");
+    CHECK(set_iopl(1) == 0, "iopl 1");
+    reset(0);
+    v = inb_80();
+    CHECK(traps_taken == 0 && v == 0x12ff, "inb with IOPL 1 reads all ones from a port not given (%x)", v);
+    outb_80(0x55);
+    CHECK(traps_taken == 0, "outb with IOPL 1 is dropped, not faulted");
+    v = inw_dx(0x60);
+    CHECK(traps_taken == 0 && v == 0x1234ffff, "inw through dx (%x)", v);
+    CHECK(set_iopl(0) == 0, "iopl back to 0");
+
+    /* An I/O bitmap allowing ports 0x60-0x6f, and port 0x80 allowed only through the compat entry's bitmap. */
+    for (unsigned int i = 0; i < sizeof(iobitmap); i++)
+        iobitmap[i] = 0xff;
+    iobitmap[0x60 / 8] = 0;
+    iobitmap[0x68 / 8] = 0;
+    CHECK(set_iobitmap(iobitmap, 0x400) == 0, "set_iobitmap");
+    reset(2);
+    v = inw_dx(0x60);
+    CHECK(traps_taken == 0 && v == 0x1234ffff, "a permitted port (%x)", v);
+    v = inw_dx(0x6f);
+    CHECK(traps_taken == 1 && last_vector == 13, "a word access that runs into a forbidden port");
+    reset(2);
+    v = inb_80();
+    CHECK(traps_taken == 1 && last_vector == 13, "a forbidden port");
+    CHECK(set_iobitmap(iobitmap, 65537) == -XEN_EINVAL, "more than 65536 ports");
+    CHECK(set_iobitmap((void *)0xffff800000000000UL, 16) == -XEN_EINVAL, "bitmap in Xen's range");
+    struct physdev_op op = { .cmd = PHYSDEVOP_set_iobitmap };
+    iobitmap[0x80 / 8] = 0xfe;
+    iobitmap[0x100 / 8] = 0;
+    op.u.set_iobitmap.bitmap = iobitmap;
+    op.u.set_iobitmap.nr_ports = 0x100;
+    CHECK(HYPERVISOR_physdev_op_compat(&op) == 0, "physdev_op_compat set_iobitmap");
+    reset(2);
+    v = inb_80();
+    CHECK(traps_taken == 0 && v == 0x12ff, "port 0x80 now permitted (%x)", v);
+    v = inw_dx(0xfe);
+    CHECK(traps_taken == 1 && last_vector == 13, "ports 0xfe-0xff are still forbidden by their bits");
+    reset(2);
+    v = inw_dx(0x100);
+    CHECK(traps_taken == 1 && last_vector == 13, "a port past nr_ports, whatever its bit");
+    CHECK(set_iobitmap(NULL, 0) == 0, "no bitmap");
+    CHECK(HYPERVISOR_physdev_op_compat((void *)0x1000) == -XEN_EFAULT, "unreadable compat op");
+}
+
+/* ---- the hypervisor's range --------------------------------------------------------------------------------- */
+
+static void call_at(unsigned long target)
+{
+    return_from_jump = 1;
+    __asm__ __volatile__("call *%0" :: "r"(target) : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
+    return_from_jump = 0;
+}
+
+static void test_hypervisor_range(void)
+{
+    static const unsigned long targets[] = {
+        0xffff800000000000UL,   /* the read-only M2P: mapped, but not executable */
+        0xffff830000000000UL,   /* Xen's direct map */
+        0xffff87ffffffffc0UL,   /* the last of Xen's range */
+    };
+    for (unsigned int i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+        reset(0);
+        call_at(targets[i]);
+        CHECK(traps_taken == 1 && last_vector == 14, "jump to %lx: #PF (vector %lu)", targets[i], last_vector);
+        CHECK(last_cr2 == targets[i] && last_rip == targets[i], "cr2 %lx, rip %lx", last_cr2, last_rip);
+        CHECK((last_error & 0x14) == 0x14, "an instruction fetch from user mode (error %lx)", last_error);
+    }
+    reset(0);
+    unsigned long xen = 0xffff830000001000UL;
+    skip = 3;
+    __asm__ __volatile__("movq (%%rdx), %%rax" :: "d"(xen) : "rax", "memory");
+    CHECK(traps_taken == 1 && last_vector == 14 && last_cr2 == xen, "a read of Xen's range is #PF");
+    reset(3);
+    __asm__ __volatile__("movq %%rax, (%%rdx)" :: "a"(0UL), "d"(machine_to_phys_mapping) : "memory");
+    CHECK(traps_taken == 1 && last_vector == 14 && (last_error & 3) == 3, "a write to the M2P is a protection #PF (%lx)", last_error);
+}
+
+int pv_main(start_info_t *si)
+{
+    (void)si;
+    if (HYPERVISOR_set_trap_table(trap_table) != 0)
+        pv_panic("abi: set_trap_table failed");
+    test_multicall();
+    test_vm_assist_and_features();
+    test_physdev();
+    test_hypervisor_range();
+    pv_printf("abi: %d/%d checks passed\n", passed, total);
+    evtchn_port_t idle;
+    if (pv_evtchn_bind_virq(VIRQ_DEBUG, 0, &idle) != 0)
+        return 1;
+    for (;;)
+        pv_evtchn_wait(idle, 0);
+}
