@@ -3,8 +3,9 @@
  * and the MMU, run through the real stack: HYPERVISOR_multicall (per-entry
  * results, nesting refused, long batches and preempted sub-calls continued
  * by the hypervisor), vm_assist, physdev_op (set_iopl, set_iobitmap and the
- * port I/O they permit), xen_version features, and a jump into the
- * hypervisor's range (a #PF, the domain unharmed).  Every failed check
+ * port I/O they permit), xen_version features, segment-descriptor pages
+ * (set_gdt, update_descriptor, the lazily mapped LDT and segment loads from
+ * it), and a jump into the hypervisor's range (a #PF, the domain unharmed).  Every failed check
  * prints one line; the last line is "abi: <passed>/<total> checks passed";
  * then the guest idles.
  */
@@ -309,6 +310,96 @@ static void test_physdev(void)
     CHECK(HYPERVISOR_physdev_op_compat((void *)0x1000) == -XEN_EFAULT, "unreadable compat op");
 }
 
+/* ---- descriptor pages: GDT and LDT ------------------------------------------------------------------------ */
+
+static long map_page(void *va, uint64_t flags)
+{
+    return HYPERVISOR_update_va_mapping((unsigned long)va, pv_make_pte(pv_virt_to_mfn(va), flags), UVMF_INVLPG);
+}
+
+static long set_ldt(void *va, unsigned int ents)
+{
+    mmuext_op_t op = { .cmd = MMUEXT_SET_LDT };
+    op.arg1.linear_addr = (unsigned long)va;
+    op.arg2.nr_ents = ents;
+    return HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF);
+}
+
+/* Load fs from selector sel (8e e0: 2 bytes) and return its base, or ~0 if the load faulted. */
+static uint64_t load_fs(unsigned short sel)
+{
+    uint32_t lo, hi;
+    reset(2);
+    __asm__ __volatile__("mov %0, %%ax; .byte 0x8e, 0xe0" :: "r"(sel) : "rax", "memory");
+    if (traps_taken)
+        return ~0UL;
+    __asm__ __volatile__("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xc0000100) : "memory");
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static void test_descriptors(void)
+{
+    const uint64_t prw = _PAGE_PRESENT | _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY, pro = _PAGE_PRESENT | _PAGE_ACCESSED;
+
+    /* The GDT: a frame mapped writable cannot be one; read-only it can, and then cannot be mapped writable. */
+    uint64_t *gdt = pv_page_alloc();
+    for (int i = 0; i < 512; i++)
+        gdt[i] = 0;
+    gdt[2] = 0x00cf92000000ffffUL | (0x1111UL << 16);
+    xen_ulong_t frames[1] = { pv_virt_to_mfn(gdt) };
+    CHECK(HYPERVISOR_set_gdt(frames, 32) == -XEN_EINVAL, "set_gdt on a writable frame");
+    CHECK(map_page(gdt, pro) == 0, "GDT frame read-only");
+    CHECK(HYPERVISOR_set_gdt(frames, 32) == 0, "set_gdt");
+    CHECK(map_page(gdt, prw) == -XEN_EBUSY, "an installed GDT frame cannot be mapped writable");
+    CHECK(load_fs(0x13) == 0x1111, "fs from the GDT");
+    CHECK(HYPERVISOR_update_descriptor((uint64_t)frames[0] << 12 | 16, 0x00cf92000000ffffUL | (0x2222UL << 16)) == 0,
+          "update_descriptor in the live GDT");
+    CHECK(load_fs(0x13) == 0x2222, "the updated descriptor is used");
+    CHECK(((gdt[2] >> 45) & 3) == 3, "its DPL raised to 3 (%lx)", gdt[2]);
+    CHECK(HYPERVISOR_update_descriptor((uint64_t)frames[0] << 12 | 24, 0x0000890000000067UL) == -XEN_EINVAL,
+          "a TSS descriptor");
+    CHECK(HYPERVISOR_update_descriptor((uint64_t)frames[0] << 12 | 20, 0) == -XEN_EINVAL, "misaligned");
+    uint64_t l4 = (uint64_t)pv_virt_to_mfn((void *)pv_start_info->pt_base) << 12;
+    CHECK(HYPERVISOR_update_descriptor(l4 + 8 * 300, 0) == -XEN_EINVAL, "into a page table");
+
+    /* The LDT: validated and typed when a selector first needs it. */
+    uint64_t *ldt = pv_page_alloc();
+    for (int i = 0; i < 512; i++)
+        ldt[i] = 0;
+    ldt[1] = 0x00cf92000000ffffUL | (0x3333UL << 16);
+    CHECK(map_page(ldt, pro) == 0, "LDT page read-only");
+    CHECK(set_ldt(ldt, 16) == 0, "SET_LDT");
+    CHECK(map_page(ldt, prw) == 0 && map_page(ldt, pro) == 0, "nothing holds the LDT page before it is used");
+    CHECK(load_fs(0x0f) == 0x3333, "fs from the LDT");
+    CHECK(map_page(ldt, prw) == -XEN_EBUSY, "an LDT page in use cannot be mapped writable");
+    CHECK(HYPERVISOR_update_descriptor(((uint64_t)pv_virt_to_mfn(ldt) << 12) + 16, 0x00cff2000000ffffUL | (0x4444UL << 16))
+          == 0, "update_descriptor in the LDT");
+    CHECK(load_fs(0x17) == 0x4444, "the new LDT entry is used");
+    CHECK(load_fs(0x87) == ~0UL && last_vector == 13 && last_error == 0x84, "past the LDT's 16 entries: #GP(sel) (%lx)",
+          last_error);
+    CHECK(set_ldt(NULL, 0) == 0, "no LDT");
+    CHECK(load_fs(0x0f) == ~0UL && last_vector == 13 && last_error == 0x0c, "no LDT: #GP(sel)");
+    CHECK(map_page(ldt, prw) == 0, "the LDT page is free again");
+
+    /* An LDT page the guest still maps writable: the load gets the #PF Xen passes back, at the LDT address. */
+    CHECK(set_ldt(ldt, 16) == 0, "SET_LDT on a writable page");
+    CHECK(load_fs(0x0f) == ~0UL && last_vector == 14 && last_cr2 == (uint64_t)ldt + 8, "#PF at %lx (vector %lu)",
+          last_cr2, last_vector);
+    /* A bad descriptor in it: refused the same way. */
+    CHECK(map_page(ldt, pro) == 0, "read-only again");
+    CHECK(HYPERVISOR_update_descriptor(((uint64_t)pv_virt_to_mfn(ldt) << 12) + 24, 0x0000890000000067UL) == -XEN_EINVAL,
+          "no TSS through update_descriptor");
+    CHECK(load_fs(0x0f) == 0x3333, "mapped on use");
+    CHECK(set_ldt(NULL, 0) == 0, "LDT off");
+
+    /* Replacing the GDT frees the old frame. */
+    unsigned short zero = 0;
+    __asm__ __volatile__("mov %0, %%fs" :: "r"(zero) : "memory");
+    xen_ulong_t none[1] = { frames[0] };
+    CHECK(HYPERVISOR_set_gdt(none, 0) == 0, "an empty GDT");
+    CHECK(map_page(gdt, prw) == 0, "the old GDT frame can be written again");
+}
+
 /* ---- the hypervisor's range --------------------------------------------------------------------------------- */
 
 static void call_at(unsigned long target)
@@ -350,6 +441,7 @@ int pv_main(start_info_t *si)
     test_multicall();
     test_vm_assist_and_features();
     test_physdev();
+    test_descriptors();
     test_hypervisor_range();
     pv_printf("abi: %d/%d checks passed\n", passed, total);
     evtchn_port_t idle;

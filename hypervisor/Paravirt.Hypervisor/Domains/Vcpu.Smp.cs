@@ -356,8 +356,7 @@ public sealed partial class Vcpu
         if (rc != 0)
         {
             InKernelMode = wasKernel;
-            GdtFrames = [];
-            GdtEntries = 0;
+            Hypercalls.GdtOp.InstallGdt(this, [], 0);
             return rc;
         }
 
@@ -378,8 +377,7 @@ public sealed partial class Vcpu
         r.FsBase = fsBase;
         (r.GsBase, r.KernelGsBase) = inKernel ? (gsKernel, gsUser) : (gsUser, gsKernel);
         traps.CopyTo(TrapTable, 0);
-        LdtBase = ldtEnts == 0 ? 0 : ldtBase;
-        LdtEntries = (uint)ldtEnts;
+        SetLdt(ldtEnts == 0 ? 0 : ldtBase, (uint)ldtEnts);
         KernelStackSegment = FixSelector(U(CtxKernelSs));
         KernelStackPointer = kernelSp;
         EventCallback = eventCb;

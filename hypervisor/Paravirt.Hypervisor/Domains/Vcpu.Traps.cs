@@ -57,6 +57,31 @@ public sealed partial class Vcpu
     /// <summary>Virtual IOPL (PHYSDEVOP_set_iopl); 0 for a domU: no port I/O, cli/sti only in kernel mode.</summary>
     internal int VirtualIopl { get; set; }
 
+    /// <summary>
+    /// The shadow LDT (Xen's per-vCPU LDT mapping): for each LDT page, 1 + the frame mapped on first use, or 0. Each
+    /// mapped frame holds a seg_desc type reference. Read and written only under the PV MMU's lock.
+    /// </summary>
+    internal ulong[] ShadowLdt { get; } = new ulong[Memory.PvMmu.MaxLdtPages];
+
+    /// <summary>
+    /// A segment load that failed because its LDT page could not be mapped: the CPU reports #GP(selector), and the
+    /// guest gets the #PF at <see cref="PendingLdtFaultAddress"/> Xen passes back instead (handle_ldt_mapping_fault).
+    /// </summary>
+    internal int PendingLdtFaultSelector { get; set; } = -1;
+    internal ulong PendingLdtFaultAddress { get; set; }
+    /// <summary>The LDT page could not be looked at just then (the MMU was busy): the load is retried, not faulted.</summary>
+    internal bool PendingLdtRetry { get; set; }
+
+    /// <summary>MMUEXT_SET_LDT's effect: a new LDT base and size; the old shadow mapping goes (pv_destroy_ldt).</summary>
+    internal void SetLdt(ulong linearBase, uint entries)
+    {
+        if (LdtEntries == entries && LdtBase == linearBase) return;
+        Domain.Hypervisor.Mmu.DestroyShadowLdt(this);
+        LdtBase = linearBase;
+        LdtEntries = entries;
+        Cpu.FlushTlb();
+    }
+
     /// <summary>The multicall being run on this vCPU, if any (mc_state).</summary>
     internal Hypercalls.MulticallState Multicall { get; } = new();
 
@@ -351,6 +376,14 @@ public sealed partial class Vcpu
                 InjectTrap(ExceptionVector.PageFault, true, exit.ErrorCode, exit.FaultAddress);
                 return;
             case ExceptionVector.GeneralProtection:
+                if (TakePendingLdtFault(exit.ErrorCode, out ulong ldtAddress, out bool retry))
+                {
+                    if (retry) return; // RIP is still at the segment load
+                    // The LDT page behind the selector could not be mapped: the #PF, at the LDT address (error code:
+                    // a supervisor read of a page that is not present, as the descriptor fetch saw it).
+                    InjectTrap(ExceptionVector.PageFault, true, 0, ldtAddress);
+                    return;
+                }
                 if (exit.ErrorCode == 0 && (_privOp ??= new PrivilegedOpEmulator(this)).TryEmulate()) return;
                 InjectTrap(ExceptionVector.GeneralProtection, true, exit.ErrorCode);
                 return;
@@ -372,6 +405,16 @@ public sealed partial class Vcpu
                 InjectTrap(exit.Vector, exit.HasErrorCode, exit.ErrorCode);
                 return;
         }
+    }
+
+    private bool TakePendingLdtFault(uint errorCode, out ulong address, out bool retry)
+    {
+        int selector = PendingLdtFaultSelector;
+        PendingLdtFaultSelector = -1;
+        address = PendingLdtFaultAddress;
+        retry = PendingLdtRetry;
+        PendingLdtRetry = false;
+        return selector >= 0 && (uint)selector == (errorCode & 0xFFFC);
     }
 
     /// <summary>Single-step after an emulated instruction: the #DB trap the instruction would have raised.</summary>

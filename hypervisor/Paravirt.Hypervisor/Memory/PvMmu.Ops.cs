@@ -126,6 +126,7 @@ public sealed partial class PvMmu
             }
             int rc = GetPageAndType(mfn, PageType.L4, d);
             if (rc != 0) return rc;
+            DestroyShadowLdtLocked(v); // new_guest_cr3: the LDT is mapped again, through the new tables, on use
             v.GuestTableMfn = mfn;
             LoadCr3(v);
             if (old != 0) PutPageAndType(old);
@@ -210,12 +211,15 @@ public sealed partial class PvMmu
     /// guest_map_l1e: the L1 table and slot that map <paramref name="va"/> in the vCPU's current address space, or
     /// false when the address is outside the guest's range or no L1 table covers it (a superpage, a missing level).
     /// </summary>
-    private bool FindL1(Vcpu v, ulong va, out ulong l1Mfn, out int index)
+    private bool FindL1(Vcpu v, ulong va, out ulong l1Mfn, out int index) => FindL1(v.Registers.Cr3, va, out l1Mfn, out index);
+
+    /// <summary><see cref="FindL1(Vcpu, ulong, out ulong, out int)"/> in the page tables at <paramref name="cr3"/>.</summary>
+    private bool FindL1(ulong cr3, ulong va, out ulong l1Mfn, out int index)
     {
         l1Mfn = 0;
         index = 0;
         if (!PageTableWalker.IsCanonical(va) || (va >= X86_64.HypervisorVirtStart && va < X86_64.HypervisorVirtEnd)) return false;
-        ulong table = (v.Registers.Cr3 & AddressMask) >> 12;
+        ulong table = (cr3 & AddressMask) >> 12;
         for (int level = 4; level >= 2; level--)
         {
             if (!IsValidFrame(table) || _p.TypeCount[table] <= 0 || _p.Type[table] != (PageType)level) return false;
