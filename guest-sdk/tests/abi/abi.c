@@ -24,7 +24,21 @@ __asm__(
 #include "../traps/entry.inc"
 );
 
-extern char trap_gp[], trap_pf[];
+extern char trap_gp[], trap_pf[], nmi_entry[];
+volatile unsigned int nmi_count;
+
+/* The NMI callback: count, then HYPERVISOR_iret straight back (the frame: rcx, r11 under rip, cs, rflags, rsp, ss). */
+__asm__(
+    "    .pushsection .text\n"
+    "    .globl nmi_entry\n"
+    "nmi_entry:\n"
+    "    popq    %rcx\n"
+    "    popq    %r11\n"
+    "    incl    nmi_count(%rip)\n"
+    "    pushq   $0\n"
+    "    jmp     hypercall_page + " PV_STR(__HYPERVISOR_iret * XEN_HYPERCALL_STUB_SIZE) "\n"
+    "    .popsection\n"
+);
 unsigned long saved_rsp;
 
 struct trap_frame {
@@ -400,6 +414,32 @@ static void test_descriptors(void)
     CHECK(map_page(gdt, prw) == 0, "the old GDT frame can be written again");
 }
 
+/* ---- NMIs ---------------------------------------------------------------------------------------------------- */
+
+static long nmi_callback(int cmd, unsigned long address)
+{
+    struct callback_register r = { .type = CALLBACKTYPE_nmi, .address = address };
+    return HYPERVISOR_callback_op(cmd, &r);
+}
+
+static void test_nmi(void)
+{
+    CHECK(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 0, NULL) == 0, "send_nmi with no handler");
+    CHECK(nmi_count == 0, "dropped");
+    CHECK(nmi_callback(CALLBACKOP_register, 0x0000800000000000UL) == -XEN_EINVAL, "non-canonical NMI callback");
+    CHECK(nmi_callback(CALLBACKOP_register, (unsigned long)nmi_entry) == 0, "register the NMI callback");
+    CHECK(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 0, NULL) == 0, "send_nmi to ourselves");
+    CHECK(nmi_count == 1, "the NMI arrived as the hypercall returned (%u)", nmi_count);
+    CHECK(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 0, NULL) == 0 && nmi_count == 2, "and again after its iret (%u)", nmi_count);
+    CHECK(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 0, window) == -XEN_EINVAL, "send_nmi takes no argument");
+    CHECK(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 5, NULL) == -XEN_ENOENT, "send_nmi to a vCPU that does not exist");
+    CHECK(nmi_callback(CALLBACKOP_unregister, 0) == 0, "unregister it");
+    CHECK(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 0, NULL) == 0 && nmi_count == 2, "dropped again");
+    struct callback_unregister u = { .type = CALLBACKTYPE_event };
+    CHECK(HYPERVISOR_callback_op(CALLBACKOP_unregister, &u) == -XEN_EINVAL, "the event callback cannot be unregistered");
+    CHECK(nmi_callback(CALLBACKOP_register + 7, 0) == -XEN_ENOSYS, "unknown callback_op");
+}
+
 /* ---- the hypervisor's range --------------------------------------------------------------------------------- */
 
 static void call_at(unsigned long target)
@@ -442,6 +482,7 @@ int pv_main(start_info_t *si)
     test_vm_assist_and_features();
     test_physdev();
     test_descriptors();
+    test_nmi();
     test_hypervisor_range();
     pv_printf("abi: %d/%d checks passed\n", passed, total);
     evtchn_port_t idle;

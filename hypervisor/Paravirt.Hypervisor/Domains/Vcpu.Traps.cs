@@ -82,6 +82,36 @@ public sealed partial class Vcpu
         Cpu.FlushTlb();
     }
 
+    private int _nmiPending;
+
+    /// <summary>An NMI is waiting for delivery (VCPUOP_send_nmi; arch.nmi_pending).</summary>
+    public bool NmiPending => Volatile.Read(ref _nmiPending) != 0;
+
+    /// <summary>The NMI bit of Xen's async_exception_mask: set while the guest's NMI handler runs, until its iret.</summary>
+    public bool NmiMasked { get; internal set; }
+
+    /// <summary>VCPUOP_send_nmi: mark an NMI pending (once) and kick the vCPU, waking it from a block.</summary>
+    internal void SendNmi()
+    {
+        if (Interlocked.Exchange(ref _nmiPending, 1) != 0) return;
+        Wake();
+        Cpu.Kick();
+    }
+
+    /// <summary>
+    /// process_nmi (entry.S): a pending NMI, unless one is being handled, goes to the NMI callback (trap-table entry 2,
+    /// registered with events masked) and masks NMIs until the guest's iret. With no callback registered the NMI is
+    /// dropped, as Xen's set_guest_nmi_trapbounce leaves it. Returns false if delivering crashed the domain.
+    /// </summary>
+    private bool DeliverPendingNmi()
+    {
+        if (NmiMasked || Interlocked.Exchange(ref _nmiPending, 0) == 0) return true;
+        ref readonly var ti = ref TrapTable[ExceptionVector.Nmi];
+        if (ti.Address == 0) return true;
+        NmiMasked = true;
+        return CreateBounceFrame(ti.Address, ti.MasksEvents ? BounceFlags.MaskEvents : BounceFlags.None, 0, ExceptionVector.Nmi);
+    }
+
     /// <summary>The multicall being run on this vCPU, if any (mc_state).</summary>
     internal Hypercalls.MulticallState Multicall { get; } = new();
 
@@ -290,12 +320,13 @@ public sealed partial class Vcpu
     };
 
     /// <summary>
-    /// test_guest_events: with events unmasked (evtchn_upcall_mask clear), one pending (evtchn_upcall_pending) and
+    /// test_guest_events, after a pending NMI (<see cref="DeliverPendingNmi"/>): with events unmasked (evtchn_upcall_mask clear), one pending (evtchn_upcall_pending) and
     /// an event callback registered, bounce to the callback with events masked. Returns false if that crashed
     /// the domain.
     /// </summary>
     internal bool DeliverPendingEvents()
     {
+        if (!DeliverPendingNmi()) return false;
         if (EventCallback == 0 || !HasVcpuInfo) return true;
         if (UpcallMask != 0 || !UpcallPendingFlag) return true;
         return CreateBounceFrame(EventCallback, BounceFlags.MaskEvents, 0, SourceEventUpcall);
@@ -398,7 +429,8 @@ public sealed partial class Vcpu
                 InjectTrap(ExceptionVector.DeviceNotAvailable, false, 0);
                 return;
             case ExceptionVector.Debug:
-                DebugRegisters[6] |= 1UL << 14; // DR6.BS: single step
+                // DR6.BS for a single step (TF was set); an icebp (int1) #DB leaves DR6 as it was.
+                if ((Registers.Rflags & Rflags.TF) != 0) DebugRegisters[6] |= 1UL << 14;
                 InjectTrap(ExceptionVector.Debug, false, 0);
                 return;
             default:
