@@ -159,8 +159,13 @@ public class AbiCrossCheckTests
         foreach (var f in ByName(typeof(UpdateVaMappingOp), "")) yield return f;
 
         // ---- memory_op (memory.h).
-        foreach (var f in ByName(typeof(MemoryOp), "XENMEM_", skip: ["MemfExactNodeRequest", "MapSpaceSharedInfo",
+        foreach (var f in ByName(typeof(MemoryOp), "XENMEM_", skip: ["MemfExactNodeRequest", "MemfAddressBitsMask",
+                     "MemfPopulateOnDemand", "MemfVnode", "MapSpaceSharedInfo",
                      "MapSpaceGrantTable", "MapSpaceGmfnForeign", "E820Max", "DomUMaxOrder"])) yield return f;
+        yield return new("const", "XENMEMF_populate_on_demand", MemoryOp.MemfPopulateOnDemand);
+        yield return new("const", "XENMEMF_exact_node_request", MemoryOp.MemfExactNodeRequest);
+        yield return new("const", "XENMEMF_vnode", MemoryOp.MemfVnode);
+        yield return new("const", "XENMEMF_get_address_bits(0xffffffff)", MemoryOp.MemfAddressBitsMask);
         yield return new("const", "XENMAPSPACE_shared_info", MemoryOp.MapSpaceSharedInfo);
         yield return new("const", "XENMAPSPACE_grant_table", MemoryOp.MapSpaceGrantTable);
         yield return new("const", "XENMAPSPACE_gmfn_foreign", MemoryOp.MapSpaceGmfnForeign);

@@ -414,6 +414,49 @@ static void test_descriptors(void)
     CHECK(map_page(gdt, prw) == 0, "the old GDT frame can be written again");
 }
 
+/* ---- memory_op extents ---------------------------------------------------------------------------------------- */
+
+static long reservation(unsigned int cmd, xen_pfn_t *list, unsigned int order, unsigned int flags)
+{
+    xen_memory_reservation_t r = { .nr_extents = 1, .extent_order = order, .mem_flags = flags, .domid = DOMID_SELF };
+    set_xen_guest_handle(r.extent_start, list);
+    return HYPERVISOR_memory_op(cmd, &r);
+}
+
+static void test_extents(void)
+{
+    long nr = pv_current_reservation();
+    xen_pfn_t give[4];
+    for (int k = 0; k < 4; k++)
+        give[k] = pv_pfn_to_mfn(pv_start_info->nr_pages - 20 - k);
+    CHECK(pv_memory_reservation(XENMEM_decrease_reservation, give, 4, 0) == 4, "give four frames back");
+    xen_pfn_t ext[1] = { 0 };
+    CHECK(reservation(XENMEM_increase_reservation, ext, 10, 0) == 0, "order 10 is above a domU's max_order");
+    CHECK(reservation(XENMEM_increase_reservation, ext, 3, 0) == 0, "order 3 is past max_pages");
+    CHECK(reservation(XENMEM_increase_reservation, ext, 0, XENMEMF_address_bits(12)) == 0, "address bits of one page");
+    CHECK(reservation(XENMEM_increase_reservation, ext, 0, XENMEMF_exact_node(0)) == 0, "an exact node from a domU");
+    xen_pfn_t pod[1] = { 0x5000 };
+    CHECK(reservation(XENMEM_populate_physmap, pod, 0, XENMEMF_populate_on_demand) == 0, "populate-on-demand for PV");
+    CHECK(pv_current_reservation() == nr - 4, "nothing was allocated by the refused calls");
+    ext[0] = 0x6000;
+    CHECK(reservation(XENMEM_populate_physmap, ext, 2, 0) == 1, "populate one extent of order 2");
+    CHECK(ext[0] % 4 == 0, "naturally aligned (%lx)", ext[0]);
+    int m2p_ok = 0;
+    for (int j = 0; j < 4; j++)
+        m2p_ok += machine_to_phys_mapping[ext[0] + j] == 0x6000UL + j;
+    CHECK(m2p_ok == 4, "the M2P has each of its pfns");
+    xen_pfn_t wmfn = pv_virt_to_mfn(window);
+    CHECK(HYPERVISOR_update_va_mapping((unsigned long)window, pv_make_pte(ext[0] + 3, _PAGE_PRESENT | _PAGE_RW), UVMF_INVLPG) == 0
+          && window[7] == 0, "its last frame is ours, and scrubbed");
+    CHECK(HYPERVISOR_update_va_mapping((unsigned long)window, pv_make_pte(wmfn, _PAGE_PRESENT | _PAGE_RW), UVMF_INVLPG) == 0,
+          "window back");
+    CHECK(reservation(XENMEM_decrease_reservation, ext, 2, 0) == 1, "the extent goes back whole");
+    CHECK(pv_current_reservation() == nr - 4, "four frames fewer again");
+    xen_pfn_t again[4] = { 0 };
+    CHECK(pv_memory_reservation(XENMEM_increase_reservation, again, 4, 0) == 4, "and four single frames back");
+    CHECK(pv_current_reservation() == nr, "back to where it started");
+}
+
 /* ---- NMIs ---------------------------------------------------------------------------------------------------- */
 
 static long nmi_callback(int cmd, unsigned long address)
@@ -483,6 +526,7 @@ int pv_main(start_info_t *si)
     test_physdev();
     test_descriptors();
     test_nmi();
+    test_extents();
     test_hypervisor_range();
     pv_printf("abi: %d/%d checks passed\n", passed, total);
     evtchn_port_t idle;

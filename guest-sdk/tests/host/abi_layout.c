@@ -369,6 +369,8 @@ int main(void)
     CONST(XENMEM_populate_physmap); CONST(XENMEM_add_to_physmap); CONST(XENMEM_memory_map);
     CONST(XENMEM_machine_memory_map); CONST(XENMEM_exchange); CONST(XENMEM_machphys_mapping);
     CONST(XENMEM_set_memory_map); CONST(XENMEM_maximum_gpfn); CONST(XENMEM_remove_from_physmap);
+    CONST(XENMEMF_populate_on_demand); CONST(XENMEMF_exact_node_request); CONST(XENMEMF_vnode);
+    CONST(XENMEMF_get_address_bits(0xffffffff));
     CONST(XENMAPSPACE_shared_info); CONST(XENMAPSPACE_grant_table); CONST(XENMAPSPACE_gmfn_foreign);
     CONST(E820_RAM); CONST(E820_RESERVED); CONST(E820_ACPI); CONST(E820_NVS); CONST(E820_UNUSABLE);
 #endif
