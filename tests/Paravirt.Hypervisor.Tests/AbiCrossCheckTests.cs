@@ -111,7 +111,10 @@ public class AbiCrossCheckTests
         foreach (var f in ByName(typeof(VcpuOp), "VCPUOP_", skip: ["SingleshotFuture"])) yield return f;
         yield return new("const", "VCPU_SSHOTTMR_future", VcpuOp.SingleshotFuture);
         foreach (var f in ByName(typeof(XenVersionOp), "XENVER_", skip: ["Major", "Minor", "FeatPaePgdirAbove4gb",
-                     "FeatMmuPtUpdatePreserveAd", "FeatHighmemAssist", "FeatDom0", "FeatDirectMapped"])) yield return f;
+                     "FeatMmuPtUpdatePreserveAd", "FeatHighmemAssist", "FeatGnttabMapAvailBits", "FeatDom0", "FeatDirectMapped"]))
+            yield return f;
+        yield return new("const", "XENFEAT_gnttab_map_avail_bits", XenVersionOp.FeatGnttabMapAvailBits);
+        yield return new("const", "_GNTMAP_guest_avail0", GrantMapFlags.GuestAvail0);
         yield return new("const", "XENFEAT_pae_pgdir_above_4gb", XenVersionOp.FeatPaePgdirAbove4gb);
         yield return new("const", "XENFEAT_mmu_pt_update_preserve_ad", XenVersionOp.FeatMmuPtUpdatePreserveAd);
         yield return new("const", "XENFEAT_highmem_assist", XenVersionOp.FeatHighmemAssist);

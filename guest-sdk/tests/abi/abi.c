@@ -221,6 +221,7 @@ static void test_vm_assist_and_features(void)
     CHECK(map & (1u << XENFEAT_mmu_pt_update_preserve_ad), "preserve_ad offered (%x)", map);
     CHECK(map & (1u << XENFEAT_highmem_assist), "highmem_assist offered (%x)", map);
     CHECK(map & (1u << XENFEAT_direct_mapped), "direct_mapped (%x)", map);
+    CHECK(map & (1u << XENFEAT_gnttab_map_avail_bits), "gnttab_map_avail_bits (%x)", map);
     CHECK(!(map & ((1u << XENFEAT_auto_translated_physmap) | (1u << XENFEAT_writable_page_tables) | (1u << XENFEAT_dom0))),
           "a PV domU is not translated and not dom0 (%x)", map);
     CHECK(!(map & (1u << XENFEAT_pae_pgdir_above_4gb)), "no pae_pgdir_above_4gb before the assist");

@@ -303,7 +303,7 @@ int main(void)
     CONST(XENVER_pagesize); CONST(XENVER_guest_handle); CONST(XENVER_commandline); CONST(XENVER_build_id);
     CONST(CONSOLEIO_write); CONST(CONSOLEIO_read);
     CONST(XENFEAT_pae_pgdir_above_4gb); CONST(XENFEAT_mmu_pt_update_preserve_ad); CONST(XENFEAT_highmem_assist);
-    CONST(XENFEAT_dom0); CONST(XENFEAT_direct_mapped);
+    CONST(XENFEAT_dom0); CONST(XENFEAT_direct_mapped); CONST(XENFEAT_gnttab_map_avail_bits); CONST(_GNTMAP_guest_avail0);
     CONST(VMASST_CMD_enable); CONST(VMASST_CMD_disable); CONST(VMASST_TYPE_4gb_segments);
     CONST(VMASST_TYPE_4gb_segments_notify); CONST(VMASST_TYPE_writable_pagetables); CONST(VMASST_TYPE_pae_extended_cr3);
     CONST(VMASST_TYPE_architectural_iopl); CONST(VMASST_TYPE_runstate_update_flag); CONST(VMASST_TYPE_m2p_strict);

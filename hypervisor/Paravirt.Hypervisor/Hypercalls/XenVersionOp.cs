@@ -57,19 +57,20 @@ public static class XenVersionOp
     }
 
     /// <summary>XENFEAT_* numbers of xen/include/public/features.h.</summary>
-    public const int FeatPaePgdirAbove4gb = 4, FeatMmuPtUpdatePreserveAd = 5, FeatHighmemAssist = 6, FeatDom0 = 11,
-        FeatDirectMapped = 17;
+    public const int FeatPaePgdirAbove4gb = 4, FeatMmuPtUpdatePreserveAd = 5, FeatHighmemAssist = 6,
+        FeatGnttabMapAvailBits = 7, FeatDom0 = 11, FeatDirectMapped = 17;
 
     /// <summary>
     /// Submap 0 as Xen computes it for a PV domain, limited to what is implemented here: MMU_PT_UPDATE_PRESERVE_AD,
-    /// MMUEXT_CLEAR_PAGE/COPY_PAGE (highmem_assist), direct-mapped memory (no translation), page directories
-    /// anywhere (once VMASST_TYPE_pae_extended_cr3 is on) and dom0 for the privileged domain.
-    /// (gnttab_map_avail_bits, memory_op_vnode_supported and the *_phys_area bits are not offered: their
-    /// interfaces are not implemented.)
+    /// MMUEXT_CLEAR_PAGE/COPY_PAGE (highmem_assist), GNTMAP_guest_avail bits in grant PTEs, direct-mapped memory
+    /// (no translation), page directories anywhere (once VMASST_TYPE_pae_extended_cr3 is on) and dom0 for the
+    /// privileged domain. (memory_op_vnode_supported and the *_phys_area bits are not offered: their interfaces are
+    /// not implemented.)
     /// </summary>
     public static uint FeaturesOf(Domain d)
     {
-        uint f = (1u << FeatMmuPtUpdatePreserveAd) | (1u << FeatHighmemAssist) | (1u << FeatDirectMapped);
+        uint f = (1u << FeatMmuPtUpdatePreserveAd) | (1u << FeatHighmemAssist) | (1u << FeatGnttabMapAvailBits)
+                 | (1u << FeatDirectMapped);
         if (d.HasVmAssist(VmAssistOp.TypePaeExtendedCr3)) f |= 1u << FeatPaePgdirAbove4gb;
         if (d.IsPrivileged) f |= 1u << FeatDom0;
         return f;

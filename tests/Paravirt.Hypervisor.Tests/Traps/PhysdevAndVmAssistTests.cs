@@ -60,7 +60,7 @@ public class PhysdevAndVmAssistTests : TrapTestBase
         Put(Page1, 0UL);
         Assert.That(Call(Hypercall.XenVersion, XenVersionOp.GetFeatures, Page1), Is.Zero);
         uint f = Get<uint>(Page1 + 4);
-        Assert.That(f, Is.EqualTo((1u << 5) | (1u << 6) | (1u << 17)));
+        Assert.That(f, Is.EqualTo((1u << 5) | (1u << 6) | (1u << 7) | (1u << 17)));
         Assert.That(Call(Hypercall.VmAssist, VmAssistOp.CmdEnable, VmAssistOp.TypePaeExtendedCr3), Is.Zero);
         Assert.That(Call(Hypercall.XenVersion, XenVersionOp.GetFeatures, Page1), Is.Zero);
         Assert.That(Get<uint>(Page1 + 4), Is.EqualTo(f | (1u << 4)));
