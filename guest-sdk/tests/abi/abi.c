@@ -108,6 +108,8 @@ static multicall_entry_t mc(unsigned long op, unsigned long a0, unsigned long a1
 #define LONG_MMU 2500
 static multicall_entry_t batch[LONG_BATCH];
 static mmu_update_t many[LONG_MMU];
+#define LONG_EXT 1100
+static mmuext_op_t ext_ops[LONG_EXT];
 static char window[PV_PAGE_SIZE] __attribute__((aligned(PV_PAGE_SIZE)));
 
 /* Machine address of the L1 entry that maps va in the boot tables. */
@@ -184,6 +186,17 @@ static void test_multicall(void)
     CHECK((long)two[1].result == version, "the entry after it ran");
     window[0] = 1;
     CHECK(window[0] == 1, "the window is still mapped");
+
+    /* The same batch straight through HYPERVISOR_mmu_update: continued by re-entering the syscall. */
+    done = 0;
+    CHECK(HYPERVISOR_mmu_update(many, LONG_MMU, &done, DOMID_SELF) == 0 && done == LONG_MMU,
+          "a long mmu_update completes (done %u)", done);
+    for (int i = 0; i < LONG_EXT; i++)
+        ext_ops[i] = (mmuext_op_t){ .cmd = MMUEXT_INVLPG_LOCAL, .arg1.linear_addr = (unsigned long)window };
+    ext_ops[LONG_EXT - 1].cmd = 99;
+    done = 0;
+    CHECK(HYPERVISOR_mmuext_op(ext_ops, LONG_EXT, &done, DOMID_SELF) == -XEN_ENOSYS && done == LONG_EXT - 1,
+          "a long mmuext_op runs to its failing last op (done %u)", done);
 
     /* A failing mmu_update inside a multicall reports through its own result and done. */
     many[1] = pv_mmu_pt_update(pte, pv_make_pte((xen_pfn_t)pv_maximum_ram_page() + 16, _PAGE_PRESENT));
