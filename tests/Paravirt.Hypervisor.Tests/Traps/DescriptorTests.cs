@@ -199,6 +199,7 @@ public class DescriptorTests : TrapTestBase
         Assert.That(Memory.ReadUInt64(GdtMa(2)), Is.EqualTo(DataDpl3));
         Assert.That(Hv.Mmu.Pages.TypeOf(mfn), Is.EqualTo(PageType.SegDesc));
         Assert.That(Call(Hypercall.UpdateDescriptor, GdtMa(2), Tss), Is.EqualTo(-XenErrno.EINVAL));
+        Mmu.PageTypeInvariants.Check(Hv, [D]);
     }
 
     [Test]
@@ -218,6 +219,7 @@ public class DescriptorTests : TrapTestBase
         Assert.That(Hv.Mmu.Pages.TypeOf(b), Is.EqualTo(PageType.SegDesc));
         Writable(Page1, StackPfn + 1);
         Assert.That(Call(Hypercall.UpdateVaMapping, Page2, (b << 12) | 0x23, 2), Is.EqualTo(-XenErrno.EBUSY));
+        Mmu.PageTypeInvariants.Check(Hv, [D]);
     }
 
     // ---- the LDT ----
@@ -245,6 +247,7 @@ public class DescriptorTests : TrapTestBase
         Assert.That((d >> 45) & 3, Is.EqualTo(3UL), "DPL fixed up");
         Assert.That(Hv.Mmu.Pages.TypeOf(mfn), Is.EqualTo(PageType.SegDesc));
         Assert.That(Memory.ReadUInt64(MachineAddressOf(StackPfn + 1) + 8) >> 45 & 3, Is.EqualTo(3UL), "fixed up in place");
+        Mmu.PageTypeInvariants.Check(Hv, [D]);
         Assert.That(V.Descriptors.Lookup(16 << 3 | 7, out _), Is.False, "past the 16 entries");
         Assert.That(SetLdt(0, 0), Is.Zero);
         Assert.That(Hv.Mmu.Pages.TypeCountOf(mfn), Is.Zero, "the shadow LDT went with the LDT");
@@ -279,6 +282,7 @@ public class DescriptorTests : TrapTestBase
         Assert.That(Hv.Mmu.Pages.TypeCountOf(mfn), Is.Zero);
         Writable(Page1, StackPfn + 1);
         Assert.That(V.Descriptors.Lookup((ushort)LdtDataSelector, out _), Is.False, "now writable: the LDT page faults again");
+        Mmu.PageTypeInvariants.Check(Hv, [D]);
     }
 
     [Test]
