@@ -110,7 +110,38 @@ public class AbiCrossCheckTests
         foreach (var f in ByName(typeof(SchedOp), "SCHEDOP_")) yield return f;
         foreach (var f in ByName(typeof(VcpuOp), "VCPUOP_", skip: ["SingleshotFuture"])) yield return f;
         yield return new("const", "VCPU_SSHOTTMR_future", VcpuOp.SingleshotFuture);
-        foreach (var f in ByName(typeof(XenVersionOp), "XENVER_", skip: ["Major", "Minor", "FeatureSubmap0"])) yield return f;
+        foreach (var f in ByName(typeof(XenVersionOp), "XENVER_", skip: ["Major", "Minor", "FeatPaePgdirAbove4gb",
+                     "FeatMmuPtUpdatePreserveAd", "FeatHighmemAssist", "FeatGnttabMapAvailBits", "FeatDom0", "FeatDirectMapped"]))
+            yield return f;
+        yield return new("const", "XENFEAT_gnttab_map_avail_bits", XenVersionOp.FeatGnttabMapAvailBits);
+        yield return new("const", "_GNTMAP_guest_avail0", GrantMapFlags.GuestAvail0);
+        yield return new("const", "XENFEAT_pae_pgdir_above_4gb", XenVersionOp.FeatPaePgdirAbove4gb);
+        yield return new("const", "XENFEAT_mmu_pt_update_preserve_ad", XenVersionOp.FeatMmuPtUpdatePreserveAd);
+        yield return new("const", "XENFEAT_highmem_assist", XenVersionOp.FeatHighmemAssist);
+        yield return new("const", "XENFEAT_dom0", XenVersionOp.FeatDom0);
+        yield return new("const", "XENFEAT_direct_mapped", XenVersionOp.FeatDirectMapped);
+
+        // ---- multicall, vm_assist, physdev_op (xen.h, physdev.h).
+        yield return new("size", "multicall_entry", MulticallOp.EntrySize);
+        yield return new("offset", "multicall_entry.op", 0);
+        yield return new("offset", "multicall_entry.result", 8);
+        yield return new("offset", "multicall_entry.args", 16);
+        yield return new("const", "VMASST_CMD_enable", VmAssistOp.CmdEnable);
+        yield return new("const", "VMASST_CMD_disable", VmAssistOp.CmdDisable);
+        yield return new("const", "VMASST_TYPE_4gb_segments", VmAssistOp.Type4gbSegments);
+        yield return new("const", "VMASST_TYPE_4gb_segments_notify", VmAssistOp.Type4gbSegmentsNotify);
+        yield return new("const", "VMASST_TYPE_writable_pagetables", VmAssistOp.TypeWritablePagetables);
+        yield return new("const", "VMASST_TYPE_pae_extended_cr3", VmAssistOp.TypePaeExtendedCr3);
+        yield return new("const", "VMASST_TYPE_architectural_iopl", VmAssistOp.TypeArchitecturalIopl);
+        yield return new("const", "VMASST_TYPE_runstate_update_flag", VmAssistOp.TypeRunstateUpdateFlag);
+        yield return new("const", "VMASST_TYPE_m2p_strict", VmAssistOp.TypeM2pStrict);
+        yield return new("const", "PHYSDEVOP_set_iopl", PhysdevOp.SetIopl);
+        yield return new("const", "PHYSDEVOP_set_iobitmap", PhysdevOp.SetIobitmap);
+        yield return new("size", "physdev_set_iopl", 4);
+        yield return new("size", "physdev_set_iobitmap", 16);
+        yield return new("offset", "physdev_set_iobitmap.nr_ports", 8);
+        yield return new("size", "physdev_op", PhysdevOp.CompatOpSize);
+        yield return new("offset", "physdev_op.u", PhysdevOp.CompatUnionOffset);
         foreach (var f in ByName(typeof(GrantTableOp), "GNTTABOP_",
                      skip: ["MapSize", "UnmapSize", "SetupSize", "CopySize", "QuerySizeSize"])) yield return f;
         foreach (var f in ByName(typeof(GrantStatus), "GNTST_")) yield return f;
@@ -131,8 +162,13 @@ public class AbiCrossCheckTests
         foreach (var f in ByName(typeof(UpdateVaMappingOp), "")) yield return f;
 
         // ---- memory_op (memory.h).
-        foreach (var f in ByName(typeof(MemoryOp), "XENMEM_", skip: ["MemfExactNodeRequest", "MapSpaceSharedInfo",
+        foreach (var f in ByName(typeof(MemoryOp), "XENMEM_", skip: ["MemfExactNodeRequest", "MemfAddressBitsMask",
+                     "MemfPopulateOnDemand", "MemfVnode", "MapSpaceSharedInfo",
                      "MapSpaceGrantTable", "MapSpaceGmfnForeign", "E820Max", "DomUMaxOrder"])) yield return f;
+        yield return new("const", "XENMEMF_populate_on_demand", MemoryOp.MemfPopulateOnDemand);
+        yield return new("const", "XENMEMF_exact_node_request", MemoryOp.MemfExactNodeRequest);
+        yield return new("const", "XENMEMF_vnode", MemoryOp.MemfVnode);
+        yield return new("const", "XENMEMF_get_address_bits(0xffffffff)", MemoryOp.MemfAddressBitsMask);
         yield return new("const", "XENMAPSPACE_shared_info", MemoryOp.MapSpaceSharedInfo);
         yield return new("const", "XENMAPSPACE_grant_table", MemoryOp.MapSpaceGrantTable);
         yield return new("const", "XENMAPSPACE_gmfn_foreign", MemoryOp.MapSpaceGmfnForeign);

@@ -115,6 +115,8 @@ static inline long HYPERVISOR_event_channel_op(int cmd, void *arg)
 
 static inline long HYPERVISOR_physdev_op(int cmd, void *arg)
 { return _pv_hypercall2(__HYPERVISOR_physdev_op, cmd, arg); }
+static inline long HYPERVISOR_physdev_op_compat(void *op)
+{ return _pv_hypercall1(__HYPERVISOR_physdev_op_compat, op); }
 
 #endif /* !__ASSEMBLY__ */
 

@@ -85,6 +85,7 @@ PV_ABI_SIZE(struct xen_build_id, 4);
 #define XENFEAT_hvm_safe_pvclock           9
 #define XENFEAT_hvm_pirqs                 10
 #define XENFEAT_dom0                      11
+#define XENFEAT_direct_mapped             17
 #define XENFEAT_NR_SUBMAPS 1
 
 #endif /* PARAVIRT_VERSION_H */

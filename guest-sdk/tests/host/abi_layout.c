@@ -37,6 +37,7 @@
 #include <paravirt/memory.h>
 #define HAVE_MEMORY_H 1
 #endif
+#include <paravirt/physdev.h>
 #if __has_include(<paravirt/traps.h>)
 #include <paravirt/traps.h>
 #define HAVE_TRAPS_H 1
@@ -77,6 +78,9 @@ int main(void)
     SIZE("mmu_update", struct mmu_update);
     SIZE("mmuext_op", struct mmuext_op);
     SIZE("multicall_entry", struct multicall_entry);
+    SIZE("physdev_set_iopl", struct physdev_set_iopl);
+    SIZE("physdev_set_iobitmap", struct physdev_set_iobitmap);
+    SIZE("physdev_op", struct physdev_op);
     SIZE("trap_info", struct trap_info);
     SIZE("cpu_user_regs", struct cpu_user_regs);
     SIZE("evtchn_alloc_unbound", struct evtchn_alloc_unbound);
@@ -227,6 +231,11 @@ int main(void)
     OFF("iret_context", struct iret_context, rflags);
     OFF("iret_context", struct iret_context, rsp);
     OFF("iret_context", struct iret_context, ss);
+    OFF("multicall_entry", struct multicall_entry, op);
+    OFF("multicall_entry", struct multicall_entry, result);
+    OFF("multicall_entry", struct multicall_entry, args);
+    OFF("physdev_set_iobitmap", struct physdev_set_iobitmap, nr_ports);
+    OFF("physdev_op", struct physdev_op, u);
 #ifdef HAVE_CALLBACK_H
     OFF("callback_register", struct callback_register, flags);
     OFF("callback_register", struct callback_register, address);
@@ -293,6 +302,12 @@ int main(void)
     CONST(XENVER_changeset); CONST(XENVER_platform_parameters); CONST(XENVER_get_features);
     CONST(XENVER_pagesize); CONST(XENVER_guest_handle); CONST(XENVER_commandline); CONST(XENVER_build_id);
     CONST(CONSOLEIO_write); CONST(CONSOLEIO_read);
+    CONST(XENFEAT_pae_pgdir_above_4gb); CONST(XENFEAT_mmu_pt_update_preserve_ad); CONST(XENFEAT_highmem_assist);
+    CONST(XENFEAT_dom0); CONST(XENFEAT_direct_mapped); CONST(XENFEAT_gnttab_map_avail_bits); CONST(_GNTMAP_guest_avail0);
+    CONST(VMASST_CMD_enable); CONST(VMASST_CMD_disable); CONST(VMASST_TYPE_4gb_segments);
+    CONST(VMASST_TYPE_4gb_segments_notify); CONST(VMASST_TYPE_writable_pagetables); CONST(VMASST_TYPE_pae_extended_cr3);
+    CONST(VMASST_TYPE_architectural_iopl); CONST(VMASST_TYPE_runstate_update_flag); CONST(VMASST_TYPE_m2p_strict);
+    CONST(PHYSDEVOP_set_iopl); CONST(PHYSDEVOP_set_iobitmap);
 
     CONST(GNTTABOP_map_grant_ref); CONST(GNTTABOP_unmap_grant_ref); CONST(GNTTABOP_setup_table);
     CONST(GNTTABOP_dump_table); CONST(GNTTABOP_transfer); CONST(GNTTABOP_copy); CONST(GNTTABOP_query_size);
@@ -354,6 +369,8 @@ int main(void)
     CONST(XENMEM_populate_physmap); CONST(XENMEM_add_to_physmap); CONST(XENMEM_memory_map);
     CONST(XENMEM_machine_memory_map); CONST(XENMEM_exchange); CONST(XENMEM_machphys_mapping);
     CONST(XENMEM_set_memory_map); CONST(XENMEM_maximum_gpfn); CONST(XENMEM_remove_from_physmap);
+    CONST(XENMEMF_populate_on_demand); CONST(XENMEMF_exact_node_request); CONST(XENMEMF_vnode);
+    CONST(XENMEMF_get_address_bits(0xffffffff));
     CONST(XENMAPSPACE_shared_info); CONST(XENMAPSPACE_grant_table); CONST(XENMAPSPACE_gmfn_foreign);
     CONST(E820_RAM); CONST(E820_RESERVED); CONST(E820_ACPI); CONST(E820_NVS); CONST(E820_UNUSABLE);
 #endif

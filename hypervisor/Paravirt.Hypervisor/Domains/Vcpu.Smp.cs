@@ -204,7 +204,21 @@ public sealed partial class Vcpu
         if (va == 0) return;
         Span<byte> buf = stackalloc byte[RunstateInfoSize];
         WriteRunstate(buf);
+        if (!_domain.HasVmAssist(Hypercalls.VmAssistOp.TypeRunstateUpdateFlag))
+        {
+            GuestMemory.CopyTo(this, va, buf);
+            return;
+        }
+        // VMASST_TYPE_runstate_update_flag: XEN_RUNSTATE_UPDATE (bit 63 of state_entry_time, the top byte at offset
+        // 15) is set before the area is rewritten and cleared after, so a reader on another vCPU can tell a torn copy.
+        byte top = buf[15];
+        buf[15] = (byte)(top | 0x80);
+        if (!GuestMemory.CopyTo(this, va + 15, buf.Slice(15, 1))) return;
+        Thread.MemoryBarrier();
         GuestMemory.CopyTo(this, va, buf);
+        Thread.MemoryBarrier();
+        buf[15] = top;
+        GuestMemory.CopyTo(this, va + 15, buf.Slice(15, 1));
     }
 
     /// <summary>Scheduled in: running, and the runstate area says so.</summary>
@@ -342,8 +356,7 @@ public sealed partial class Vcpu
         if (rc != 0)
         {
             InKernelMode = wasKernel;
-            GdtFrames = [];
-            GdtEntries = 0;
+            Hypercalls.GdtOp.InstallGdt(this, [], 0);
             return rc;
         }
 
@@ -364,8 +377,7 @@ public sealed partial class Vcpu
         r.FsBase = fsBase;
         (r.GsBase, r.KernelGsBase) = inKernel ? (gsKernel, gsUser) : (gsUser, gsKernel);
         traps.CopyTo(TrapTable, 0);
-        LdtBase = ldtEnts == 0 ? 0 : ldtBase;
-        LdtEntries = (uint)ldtEnts;
+        SetLdt(ldtEnts == 0 ? 0 : ldtBase, (uint)ldtEnts);
         KernelStackSegment = FixSelector(U(CtxKernelSs));
         KernelStackPointer = kernelSp;
         EventCallback = eventCb;

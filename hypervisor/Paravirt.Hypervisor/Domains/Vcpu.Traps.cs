@@ -57,6 +57,68 @@ public sealed partial class Vcpu
     /// <summary>Virtual IOPL (PHYSDEVOP_set_iopl); 0 for a domU: no port I/O, cli/sti only in kernel mode.</summary>
     internal int VirtualIopl { get; set; }
 
+    /// <summary>
+    /// The shadow LDT (Xen's per-vCPU LDT mapping): for each LDT page, 1 + the frame mapped on first use, or 0. Each
+    /// mapped frame holds a seg_desc type reference. Read and written only under the PV MMU's lock.
+    /// </summary>
+    internal ulong[] ShadowLdt { get; } = new ulong[Memory.PvMmu.MaxLdtPages];
+
+    /// <summary>
+    /// A segment load that failed because its LDT page could not be mapped: the CPU reports #GP(selector), and the
+    /// guest gets the #PF at <see cref="PendingLdtFaultAddress"/> Xen passes back instead (handle_ldt_mapping_fault).
+    /// </summary>
+    internal int PendingLdtFaultSelector { get; set; } = -1;
+    internal ulong PendingLdtFaultAddress { get; set; }
+    /// <summary>The LDT page could not be looked at just then (the MMU was busy): the load is retried, not faulted.</summary>
+    internal bool PendingLdtRetry { get; set; }
+
+    /// <summary>MMUEXT_SET_LDT's effect: a new LDT base and size; the old shadow mapping goes (pv_destroy_ldt).</summary>
+    internal void SetLdt(ulong linearBase, uint entries)
+    {
+        if (LdtEntries == entries && LdtBase == linearBase) return;
+        Domain.Hypervisor.Mmu.DestroyShadowLdt(this);
+        LdtBase = linearBase;
+        LdtEntries = entries;
+        Cpu.FlushTlb();
+    }
+
+    private int _nmiPending;
+
+    /// <summary>An NMI is waiting for delivery (VCPUOP_send_nmi; arch.nmi_pending).</summary>
+    public bool NmiPending => Volatile.Read(ref _nmiPending) != 0;
+
+    /// <summary>The NMI bit of Xen's async_exception_mask: set while the guest's NMI handler runs, until its iret.</summary>
+    public bool NmiMasked { get; internal set; }
+
+    /// <summary>VCPUOP_send_nmi: mark an NMI pending (once) and kick the vCPU, waking it from a block.</summary>
+    internal void SendNmi()
+    {
+        if (Interlocked.Exchange(ref _nmiPending, 1) != 0) return;
+        Wake();
+        Cpu.Kick();
+    }
+
+    /// <summary>
+    /// process_nmi (entry.S): a pending NMI, unless one is being handled, goes to the NMI callback (trap-table entry 2,
+    /// registered with events masked) and masks NMIs until the guest's iret. With no callback registered the NMI is
+    /// dropped, as Xen's set_guest_nmi_trapbounce leaves it. Returns false if delivering crashed the domain.
+    /// </summary>
+    private bool DeliverPendingNmi()
+    {
+        if (NmiMasked || Interlocked.Exchange(ref _nmiPending, 0) == 0) return true;
+        ref readonly var ti = ref TrapTable[ExceptionVector.Nmi];
+        if (ti.Address == 0) return true;
+        NmiMasked = true;
+        return CreateBounceFrame(ti.Address, ti.MasksEvents ? BounceFlags.MaskEvents : BounceFlags.None, 0, ExceptionVector.Nmi);
+    }
+
+    /// <summary>The multicall being run on this vCPU, if any (mc_state).</summary>
+    internal Hypercalls.MulticallState Multicall { get; } = new();
+
+    /// <summary>PHYSDEVOP_set_iobitmap: the guest virtual address of its I/O permission bitmap and the ports it covers.</summary>
+    internal ulong IoBitmap { get; set; }
+    internal uint IoBitmapLimit { get; set; }
+
     /// <summary>CR3 of kernel mode when the kernel L4 was never recorded in <see cref="GuestTableMfn"/>.</summary>
     private ulong _kernelCr3;
     private PrivilegedOpEmulator? _privOp;
@@ -91,6 +153,10 @@ public sealed partial class Vcpu
             Cpu.FlushTlb();
         }
     }
+
+    /// <summary>CR3 of guest kernel mode, whichever mode the vCPU is in now.</summary>
+    internal ulong KernelPageTableBase =>
+        InKernelMode ? Registers.Cr3 : GuestTableMfn != 0 ? PageTableBaseFor(true) : _kernelCr3;
 
     // ---- vcpu_info access ---------------------------------------------------------------------------------
 
@@ -254,12 +320,13 @@ public sealed partial class Vcpu
     };
 
     /// <summary>
-    /// test_guest_events: with events unmasked (evtchn_upcall_mask clear), one pending (evtchn_upcall_pending) and
+    /// test_guest_events, after a pending NMI (<see cref="DeliverPendingNmi"/>): with events unmasked (evtchn_upcall_mask clear), one pending (evtchn_upcall_pending) and
     /// an event callback registered, bounce to the callback with events masked. Returns false if that crashed
     /// the domain.
     /// </summary>
     internal bool DeliverPendingEvents()
     {
+        if (!DeliverPendingNmi()) return false;
         if (EventCallback == 0 || !HasVcpuInfo) return true;
         if (UpcallMask != 0 || !UpcallPendingFlag) return true;
         return CreateBounceFrame(EventCallback, BounceFlags.MaskEvents, 0, SourceEventUpcall);
@@ -340,6 +407,14 @@ public sealed partial class Vcpu
                 InjectTrap(ExceptionVector.PageFault, true, exit.ErrorCode, exit.FaultAddress);
                 return;
             case ExceptionVector.GeneralProtection:
+                if (TakePendingLdtFault(exit.ErrorCode, out ulong ldtAddress, out bool retry))
+                {
+                    if (retry) return; // RIP is still at the segment load
+                    // The LDT page behind the selector could not be mapped: the #PF, at the LDT address (error code:
+                    // a supervisor read of a page that is not present, as the descriptor fetch saw it).
+                    InjectTrap(ExceptionVector.PageFault, true, 0, ldtAddress);
+                    return;
+                }
                 if (exit.ErrorCode == 0 && (_privOp ??= new PrivilegedOpEmulator(this)).TryEmulate()) return;
                 InjectTrap(ExceptionVector.GeneralProtection, true, exit.ErrorCode);
                 return;
@@ -354,13 +429,24 @@ public sealed partial class Vcpu
                 InjectTrap(ExceptionVector.DeviceNotAvailable, false, 0);
                 return;
             case ExceptionVector.Debug:
-                DebugRegisters[6] |= 1UL << 14; // DR6.BS: single step
+                // DR6.BS for a single step (TF was set); an icebp (int1) #DB leaves DR6 as it was.
+                if ((Registers.Rflags & Rflags.TF) != 0) DebugRegisters[6] |= 1UL << 14;
                 InjectTrap(ExceptionVector.Debug, false, 0);
                 return;
             default:
                 InjectTrap(exit.Vector, exit.HasErrorCode, exit.ErrorCode);
                 return;
         }
+    }
+
+    private bool TakePendingLdtFault(uint errorCode, out ulong address, out bool retry)
+    {
+        int selector = PendingLdtFaultSelector;
+        PendingLdtFaultSelector = -1;
+        address = PendingLdtFaultAddress;
+        retry = PendingLdtRetry;
+        PendingLdtRetry = false;
+        return selector >= 0 && (uint)selector == (errorCode & 0xFFFC);
     }
 
     /// <summary>Single-step after an emulated instruction: the #DB trap the instruction would have raised.</summary>

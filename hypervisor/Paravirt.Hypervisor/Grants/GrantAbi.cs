@@ -19,6 +19,8 @@ public static class GrantFlags
 public static class GrantMapFlags
 {
     public const uint DeviceMap = 1, HostMap = 2, Readonly = 4, ApplicationMap = 8, ContainsPte = 16;
+    /// <summary>_GNTMAP_guest_avail0: flag bits from here on are copied into the mapping PTE's available bits.</summary>
+    public const int GuestAvail0 = 16;
 }
 
 /// <summary>GNTCOPY_*: flags of gnttab_copy.</summary>

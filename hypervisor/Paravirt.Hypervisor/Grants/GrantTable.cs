@@ -175,15 +175,15 @@ public sealed class GrantTable
     /// GNTMAP_readonly); while mapped it carries GTF_reading (and GTF_writing) and its frame cannot be freed.
     /// Managed grantees take the frame as a span (<see cref="MappedFrame"/>); guests get a device (bus) address and,
     /// with GNTMAP_host_map, the L1 entry for <paramref name="hostAddr"/> in <paramref name="caller"/>'s page tables
-    /// (create_grant_host_mapping; the entry holds the frame's references as a guest-written PTE would).
+    /// (create_grant_host_mapping), or with GNTMAP_contains_pte the L1 entry at machine address
+    /// <paramref name="hostAddr"/> (create_grant_pte_mapping); the entry holds the frame's references as a
+    /// guest-written PTE would, and carries the flags' guest-available bits.
     /// </summary>
     public static short Map(Domain grantee, ushort granterId, uint gref, uint flags, ulong hostAddr, out uint handle, out ulong devBusAddr, Vcpu? caller = null)
     {
         handle = 0;
         devBusAddr = 0;
         if ((flags & (GrantMapFlags.DeviceMap | GrantMapFlags.HostMap)) == 0) return GrantStatus.BadGntref;
-        // GNTMAP_contains_pte (host_addr is the machine address of a PTE) is not offered; host_addr mappings are.
-        if (!grantee.IsManaged && (flags & GrantMapFlags.ContainsPte) != 0) return GrantStatus.GeneralError;
         bool guestHostMap = !grantee.IsManaged && (flags & GrantMapFlags.HostMap) != 0;
         var mapper = guestHostMap ? caller ?? (grantee.Vcpus.Count > 0 ? grantee.Vcpus[0] : null) : null;
         if (guestHostMap && (mapper == null || mapper.Domain != grantee)) return GrantStatus.GeneralError;
@@ -209,8 +209,11 @@ public sealed class GrantTable
             }
             if (guestHostMap)
             {
-                st = grantee.Hypervisor.Mmu.CreateGrantHostMapping(mapper!, hostAddr, granter, mfn, readOnly,
-                    (flags & GrantMapFlags.ApplicationMap) != 0);
+                // GNTMAP_contains_pte: host_addr is the machine address of the PTE, else a linear address.
+                bool user = (flags & GrantMapFlags.ApplicationMap) != 0;
+                st = (flags & GrantMapFlags.ContainsPte) != 0
+                    ? grantee.Hypervisor.Mmu.CreateGrantPteMapping(mapper!, hostAddr, granter, mfn, readOnly, user, flags)
+                    : grantee.Hypervisor.Mmu.CreateGrantHostMapping(mapper!, hostAddr, granter, mfn, readOnly, user, flags);
                 if (st != GrantStatus.Okay)
                 {
                     pin.Dispose();
@@ -244,7 +247,9 @@ public sealed class GrantTable
                 // replace_grant_host_mapping: the PTE at host_addr must still map the frame; otherwise the mapping stays.
                 var mapper = caller ?? (grantee.Vcpus.Count > 0 ? grantee.Vcpus[0] : null);
                 if (mapper == null || hostAddr == 0) return GrantStatus.GeneralError;
-                short st = grantee.Hypervisor.Mmu.DestroyGrantHostMapping(mapper, hostAddr, m.Mfn);
+                short st = (m.Flags & GrantMapFlags.ContainsPte) != 0
+                    ? grantee.Hypervisor.Mmu.DestroyGrantPteMapping(mapper, hostAddr, m.Mfn)
+                    : grantee.Hypervisor.Mmu.DestroyGrantHostMapping(mapper, hostAddr, m.Mfn);
                 if (st != GrantStatus.Okay) return st;
             }
             lt.ReleaseLocked(handle, m);

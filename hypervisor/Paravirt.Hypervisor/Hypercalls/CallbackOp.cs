@@ -109,7 +109,8 @@ public static class CallbackOp
         switch (cmd)
         {
             case NmiRegisterCallback:
-                if (!GuestMemory.Read(v, arg, out ulong handler)) return -XenErrno.EFAULT;
+                // copy_from_guest of the whole struct: both words must be readable.
+                if (!GuestMemory.Read(v, arg, out ulong handler) || !GuestMemory.Read(v, arg + 8, out ulong _)) return -XenErrno.EFAULT;
                 return RegisterNmi(v, handler);
             case NmiUnregisterCallback:
                 v.TrapTable[ExceptionVector.Nmi] = default;

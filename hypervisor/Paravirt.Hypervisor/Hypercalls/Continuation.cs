@@ -25,6 +25,18 @@ internal static class Continuation
 
     public static long Create(Vcpu v, int nr, ulong a1, ulong a2, ulong a3 = 0, ulong a4 = 0)
     {
+        var mc = v.Multicall;
+        if (mc.Active)
+        {
+            // Inside a multicall the continuation goes into the entry's arguments (hypercall_create_continuation with
+            // MCSF_in_multicall); the multicall writes them back and restarts itself at that entry.
+            mc.Args[0] = a1;
+            mc.Args[1] = a2;
+            mc.Args[2] = a3;
+            mc.Args[3] = a4;
+            mc.SubcallPreempted = true;
+            return nr;
+        }
         var r = v.Registers;
         r.Rdi = a1;
         r.Rsi = a2;

@@ -22,54 +22,33 @@ public static class GdtOp
     }
 
     /// <summary>
-    /// pv_set_gdt: every frame must be the domain's own, not a page table, and every descriptor in it acceptable to
-    /// check_descriptor (which also fixes DPLs up); else -EINVAL and the old GDT stays. The fixed-up descriptors
-    /// are written back only once the whole table passed.
+    /// pv_set_gdt: every frame takes a segment-descriptor type (PvMmu.GetSegDescPages): the domain's own, not a page
+    /// table, not mapped writable anywhere, every descriptor acceptable to check_descriptor (DPLs fixed up in place);
+    /// else -EINVAL and the old GDT stays. The old frames' references are dropped once the new ones are held.
     /// </summary>
     public static int InstallGdt(Vcpu v, ReadOnlySpan<ulong> frames, uint entries)
     {
         if (entries > TrapAbi.FirstReservedGdtEntry) return -XenErrno.EINVAL;
-        var d = v.Domain;
-        var hv = d.Hypervisor;
-        for (int i = 0; i < frames.Length; i++)
-        {
-            if (!hv.Frames.IsOwnedBy(frames[i], d.Id) || hv.Mmu.IsPageTable(frames[i])) return -XenErrno.EINVAL;
-            for (int e = 0; e < TrapAbi.GdtEntriesPerFrame; e++)
-            {
-                ulong desc = hv.Memory.ReadUInt64((frames[i] << 12) + (ulong)e * 8);
-                if (!DescriptorTables.CheckDescriptor(ref desc)) return -XenErrno.EINVAL;
-            }
-        }
-        for (int i = 0; i < frames.Length; i++)
-        {
-            for (int e = 0; e < TrapAbi.GdtEntriesPerFrame; e++)
-            {
-                ulong ma = (frames[i] << 12) + (ulong)e * 8;
-                ulong desc = hv.Memory.ReadUInt64(ma), fixedUp = desc;
-                DescriptorTables.CheckDescriptor(ref fixedUp);
-                if (fixedUp != desc) hv.Memory.WriteUInt64(ma, fixedUp);
-            }
-        }
+        var mmu = v.Domain.Hypervisor.Mmu;
+        if (mmu.GetSegDescPages(v.Domain, frames) != 0) return -XenErrno.EINVAL;
+        var old = v.GdtFrames;
         v.GdtFrames = frames.ToArray();
         v.GdtEntries = (int)entries;
+        mmu.PutSegDescPages(old);
         v.Cpu.FlushTlb();
         return 0;
     }
 
     /// <summary>
     /// do_update_descriptor: write one descriptor at machine address <paramref name="ma"/> of a frame the domain
-    /// owns. -EINVAL when unaligned, when the descriptor fails check_descriptor, or when the frame is not the
+    /// owns: a descriptor page in use (GDT or LDT) keeps its type, any other frame must be able to take a writable
+    /// type. -EINVAL when unaligned, when the descriptor fails check_descriptor, or when the frame is not the
     /// domain's or is a page table.
     /// </summary>
     public static long UpdateDescriptor(Vcpu v, ulong ma, ulong desc)
     {
         if ((ma & 7) != 0) return -XenErrno.EINVAL;
         if (!DescriptorTables.CheckDescriptor(ref desc)) return -XenErrno.EINVAL;
-        var d = v.Domain;
-        var hv = d.Hypervisor;
-        // A page-table frame can take no writable type (get_page_type(PGT_writable_page) fails).
-        if (!hv.Frames.IsOwnedBy(ma >> 12, d.Id) || hv.Mmu.IsPageTable(ma >> 12)) return -XenErrno.EINVAL;
-        hv.Memory.WriteUInt64(ma, desc);
-        return 0;
+        return v.Domain.Hypervisor.Mmu.WriteDescriptor(v.Domain, ma, desc);
     }
 }

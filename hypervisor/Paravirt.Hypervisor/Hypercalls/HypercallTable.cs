@@ -21,6 +21,12 @@ public sealed class HypercallTable
         ulong nr = r.Rax;
         if (nr == Hypercall.Iret) { Interlocked.Increment(ref _counts[nr]); IretOp.Do(v); return; } // does not return to the caller
         long result = Call(v, nr, r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8);
+        if (v.Multicall.ExitedByIret)
+        {
+            // A multicall ended in HYPERVISOR_iret: the registers are the context it restored.
+            v.Multicall.ExitedByIret = false;
+            return;
+        }
         r.Rax = (ulong)result;
         // Return as Xen's syscall exit path does: to RCX with the flags saved in R11, interrupts on (the guest's
         // own interrupt flag is evtchn_upcall_mask), IOPL 0.
@@ -56,6 +62,10 @@ public sealed class HypercallTable
             Hypercall.FpuTaskswitch => FpuOp.Do(v, a1),
             Hypercall.SetDebugreg => DebugRegOp.Set(v, (int)a1, a2),
             Hypercall.GetDebugreg => DebugRegOp.Get(v, (int)a1),
+            Hypercall.Multicall => MulticallOp.Do(v, a1, a2),
+            Hypercall.VmAssist => VmAssistOp.Do(v, a1, a2),
+            Hypercall.PhysdevOp => PhysdevOp.Do(v, a1, a2),
+            Hypercall.PhysdevOpCompat => PhysdevOp.DoCompat(v, a1),
             _ => -XenErrno.ENOSYS,
         };
     }

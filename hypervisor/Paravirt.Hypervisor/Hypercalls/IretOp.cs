@@ -49,6 +49,7 @@ public static class IretOp
         }
         r.Rax = rax;
         v.UpcallMask = (rflags & Rflags.IF) == 0 ? (byte)1 : (byte)0;
+        v.NmiMasked = false; // async_exception_cleanup: the NMI handler's iret lets the next NMI in
 
         // What the hardware iretq to the guest would refuse goes to the failsafe callback.
         string? bad = !PrivilegedOpEmulator.IsCanonical(rip) ? $"non-canonical rip {rip:x16}"

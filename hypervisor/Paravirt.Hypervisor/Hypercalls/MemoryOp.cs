@@ -14,8 +14,9 @@ public static class MemoryOp
         MaximumReservation = 4, MachphysMfnList = 5, PopulatePhysmap = 6, AddToPhysmap = 7, MemoryMap = 9,
         MachineMemoryMap = 10, Exchange = 11, MachphysMapping = 12, SetMemoryMap = 13, MaximumGpfn = 14,
         RemoveFromPhysmap = 15;
-    /// <summary>XENMEMF_* in xen_memory_reservation.mem_flags.</summary>
-    public const uint MemfExactNodeRequest = 1u << 17;
+    /// <summary>XENMEMF_* in xen_memory_reservation.mem_flags (memory.h): address_bits in bits 0-7, node + 1 in 8-15.</summary>
+    public const uint MemfAddressBitsMask = 0xFF, MemfPopulateOnDemand = 1u << 16, MemfExactNodeRequest = 1u << 17,
+        MemfVnode = 1u << 18;
     /// <summary>XENMAPSPACE_* in xen_add_to_physmap.space.</summary>
     public const uint MapSpaceSharedInfo = 0, MapSpaceGrantTable = 1, MapSpaceGmfnForeign = 4;
     /// <summary>E820MAX: the most entries a domain's memory map may have.</summary>
@@ -96,13 +97,25 @@ public static class MemoryOp
         if (nr > (uint.MaxValue >> Continuation.MemopExtentShift)) return (long)start;
         if (start >= nr) return (long)start;
         uint order = (uint)orderFlags, memFlags = (uint)(orderFlags >> 32);
-        // propagate_node: a guest may name a node as a hint, but not demand one.
-        if (((memFlags >> 8) & 0xFF) != 0 && (memFlags & MemfExactNodeRequest) != 0) return -XenErrno.EINVAL;
         var t = AnyDomain(d, domid);
         if (t == null || t.IsManaged) return (long)start;
+        // construct_memop_from_reservation: an address limit below the top of RAM restricts where extents come from
+        // (none at or below one page: nothing done); a node may be named as a hint by anyone, demanded
+        // (XENMEMF_exact_node_request) only by the control domain; no domain here has a vNUMA layout.
+        ulong limit = ulong.MaxValue;
+        uint addressBits = memFlags & MemfAddressBitsMask;
+        ulong ramTopOrder = (ulong)System.Numerics.BitOperations.Log2(d.Hypervisor.Memory.FrameCount - 1) + 1;
+        if (addressBits != 0 && addressBits < ramTopOrder + 12)
+        {
+            if (addressBits <= 12) return (long)start;
+            limit = 1UL << (int)(addressBits - 12);
+        }
+        if ((memFlags & MemfVnode) == 0 && ((memFlags >> 8) & 0xFF) != 0 && (memFlags & MemfExactNodeRequest) != 0
+            && !d.IsPrivileged) return (long)start;
         if (t != d && !d.IsPrivileged) return (long)start;
         if (list != 0 || op != IncreaseReservation)
             if (!Continuation.HandleOk(list + start * 8, nr - start, 8)) return (long)start;
+        // multipage_allocation_permitted / populate_physmap's max_order (CONFIG_DOMU_MAX_ORDER for a domU).
         if (order > DomUMaxOrder) return (long)start;
 
         var mmu = d.Hypervisor.Mmu;
@@ -111,19 +124,19 @@ public static class MemoryOp
         for (; i < nr; i++)
         {
             if (Continuation.PreemptCheck(v, (long)(i - start))) { preempted = true; break; }
-            // Multi-page extents must be machine-contiguous; this pool hands out single frames only.
-            if (order != 0 && op != DecreaseReservation) break;
             if (op == IncreaseReservation)
             {
-                if (mmu.AllocateFrame(t, out ulong mfn) != 0) break;
+                if (mmu.AllocateExtent(t, (int)order, limit, out ulong mfn) != 0) break;
                 if (list != 0 && !GuestMemory.Write(v, list + i * 8, mfn)) break;
             }
             else if (op == PopulatePhysmap)
             {
                 if (!GuestMemory.Read(v, list + i * 8, out ulong gpfn)) break;
-                if (mmu.AllocateFrame(t, out ulong mfn) != 0) break;
-                // guest_physmap_add_page for PV: only the M2P learns the new pfn; the guest keeps its own p2m.
-                d.Hypervisor.Frames.SetMachineToPhys(mfn, gpfn);
+                // Populate-on-demand needs a translated physmap: guest_physmap_mark_populate_on_demand refuses a PV domain.
+                if ((memFlags & MemfPopulateOnDemand) != 0) break;
+                if (mmu.AllocateExtent(t, (int)order, limit, out ulong mfn) != 0) break;
+                // guest_physmap_add_page for PV: only the M2P learns the new pfns; the guest keeps its own p2m.
+                for (ulong j = 0; j < (1UL << (int)order); j++) d.Hypervisor.Frames.SetMachineToPhys(mfn + j, gpfn + j);
                 if (!GuestMemory.Write(v, list + i * 8, mfn)) break;
             }
             else

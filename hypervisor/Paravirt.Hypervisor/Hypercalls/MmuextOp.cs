@@ -119,12 +119,7 @@ public static class MmuextOp
                 ulong ptr = ents != 0 ? arg1 : 0;
                 if (!self) return -XenErrno.EPERM;
                 if ((ptr & 0xFFF) != 0 || !Continuation.AddrOk(ptr) || ents > MaxLdtEntries) return -XenErrno.EINVAL;
-                if (v.LdtEntries != ents || v.LdtBase != ptr)
-                {
-                    v.LdtBase = ptr;
-                    v.LdtEntries = ents;
-                    v.Cpu.FlushTlb();
-                }
+                v.SetLdt(ptr, ents);
                 return 0;
             }
             case ClearPage:

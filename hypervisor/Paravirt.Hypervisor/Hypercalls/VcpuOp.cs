@@ -65,6 +65,10 @@ public static class VcpuOp
                 if (target != v) return -XenErrno.EINVAL;
                 VcpuTimers.Of(v).StopSingleshot();
                 return 0;
+            case SendNmi: // arg must be NULL
+                if (arg != 0) return -XenErrno.EINVAL;
+                target.SendNmi();
+                return 0;
             default:
                 return -XenErrno.ENOSYS;
         }

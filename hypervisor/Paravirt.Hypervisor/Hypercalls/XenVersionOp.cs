@@ -40,11 +40,11 @@ public static class XenVersionOp
             case GetFeatures: // xen_feature_info: unsigned submap_idx; uint32_t submap (out)
             {
                 if (!GuestMemory.Read(v, arg, out uint idx)) return -XenErrno.EFAULT;
-                uint submap = idx == 0 ? FeatureSubmap0 : 0;
-                return GuestMemory.Write(v, arg + 4, submap) ? 0 : -XenErrno.EFAULT;
+                if (idx != 0) return -XenErrno.EINVAL; // XENFEAT_NR_SUBMAPS is 1
+                return GuestMemory.Write(v, arg + 4, FeaturesOf(v.Domain)) ? 0 : -XenErrno.EFAULT;
             }
             case PageSize:
-                return 4096;
+                return arg != 0 ? -XenErrno.EINVAL : 4096;
             case GuestHandle: // xen_domain_handle_t: uint8_t[16]
                 return GuestMemory.CopyTo(v, arg, v.Domain.Uuid.ToByteArray(bigEndian: true)) ? 0 : -XenErrno.EFAULT;
             case Commandline:
@@ -56,8 +56,25 @@ public static class XenVersionOp
         }
     }
 
-    /// <summary>XENFEAT_* bits offered to PV guests; grows as the ABI work lands (none of the optional ones yet).</summary>
-    public const uint FeatureSubmap0 = 0;
+    /// <summary>XENFEAT_* numbers of xen/include/public/features.h.</summary>
+    public const int FeatPaePgdirAbove4gb = 4, FeatMmuPtUpdatePreserveAd = 5, FeatHighmemAssist = 6,
+        FeatGnttabMapAvailBits = 7, FeatDom0 = 11, FeatDirectMapped = 17;
+
+    /// <summary>
+    /// Submap 0 as Xen computes it for a PV domain, limited to what is implemented here: MMU_PT_UPDATE_PRESERVE_AD,
+    /// MMUEXT_CLEAR_PAGE/COPY_PAGE (highmem_assist), GNTMAP_guest_avail bits in grant PTEs, direct-mapped memory
+    /// (no translation), page directories anywhere (once VMASST_TYPE_pae_extended_cr3 is on) and dom0 for the
+    /// privileged domain. (memory_op_vnode_supported and the *_phys_area bits are not offered: their interfaces are
+    /// not implemented.)
+    /// </summary>
+    public static uint FeaturesOf(Domain d)
+    {
+        uint f = (1u << FeatMmuPtUpdatePreserveAd) | (1u << FeatHighmemAssist) | (1u << FeatGnttabMapAvailBits)
+                 | (1u << FeatDirectMapped);
+        if (d.HasVmAssist(VmAssistOp.TypePaeExtendedCr3)) f |= 1u << FeatPaePgdirAbove4gb;
+        if (d.IsPrivileged) f |= 1u << FeatDom0;
+        return f;
+    }
 
     private static readonly string BuildDate = DateTime.UtcNow.ToString("ddd MMM d HH:mm:ss UTC yyyy", System.Globalization.CultureInfo.InvariantCulture);
 

@@ -61,6 +61,50 @@ public sealed class FrameTable
         }
     }
 
+    /// <summary>
+    /// Take a naturally aligned run of 2^<paramref name="order"/> free frames below frame <paramref name="limit"/> for
+    /// <paramref name="owner"/> (alloc_domheap_pages with an order and MEMF_bits), the highest such run first, as the
+    /// stack hands out high frames first. False when no such run is free.
+    /// </summary>
+    public bool TryAllocateContiguous(ushort owner, int order, ulong limit, out ulong first)
+    {
+        first = 0;
+        ulong n = 1UL << order;
+        limit = Math.Min(limit, _memory.FrameCount);
+        if (limit < n) return false;
+        lock (_lock)
+        {
+            if ((long)n > _freeCount) return false;
+            for (ulong b = (limit - n) & ~(n - 1); ; b -= n)
+            {
+                ulong j = 0;
+                while (j < n && _owner[b + j] == Free) j++;
+                if (j == n)
+                {
+                    first = b;
+                    break;
+                }
+                if (b == 0) return false;
+            }
+            // Take the run out of the free stack (rare, so a linear compaction will do).
+            long kept = 0;
+            for (long i = 0; i < _freeCount; i++)
+            {
+                ulong mfn = _freeStack[i];
+                if (mfn >= first && mfn < first + n) continue;
+                _freeStack[kept++] = mfn;
+            }
+            _freeCount = kept;
+            for (ulong mfn = first; mfn < first + n; mfn++)
+            {
+                _owner[mfn] = owner;
+                SetM2p(mfn, InvalidPfn);
+                Pages.Reset(mfn);
+            }
+            return true;
+        }
+    }
+
     /// <summary>Return frames to the pool, scrubbed. Frames not owned by <paramref name="owner"/> are refused.</summary>
     public void Release(ushort owner, ReadOnlySpan<ulong> frames)
     {

@@ -126,6 +126,7 @@ public sealed partial class PvMmu
             }
             int rc = GetPageAndType(mfn, PageType.L4, d);
             if (rc != 0) return rc;
+            DestroyShadowLdtLocked(v); // new_guest_cr3: the LDT is mapped again, through the new tables, on use
             v.GuestTableMfn = mfn;
             LoadCr3(v);
             if (old != 0) PutPageAndType(old);
@@ -210,12 +211,15 @@ public sealed partial class PvMmu
     /// guest_map_l1e: the L1 table and slot that map <paramref name="va"/> in the vCPU's current address space, or
     /// false when the address is outside the guest's range or no L1 table covers it (a superpage, a missing level).
     /// </summary>
-    private bool FindL1(Vcpu v, ulong va, out ulong l1Mfn, out int index)
+    private bool FindL1(Vcpu v, ulong va, out ulong l1Mfn, out int index) => FindL1(v.Registers.Cr3, va, out l1Mfn, out index);
+
+    /// <summary><see cref="FindL1(Vcpu, ulong, out ulong, out int)"/> in the page tables at <paramref name="cr3"/>.</summary>
+    private bool FindL1(ulong cr3, ulong va, out ulong l1Mfn, out int index)
     {
         l1Mfn = 0;
         index = 0;
         if (!PageTableWalker.IsCanonical(va) || (va >= X86_64.HypervisorVirtStart && va < X86_64.HypervisorVirtEnd)) return false;
-        ulong table = (v.Registers.Cr3 & AddressMask) >> 12;
+        ulong table = (cr3 & AddressMask) >> 12;
         for (int level = 4; level >= 2; level--)
         {
             if (!IsValidFrame(table) || _p.TypeCount[table] <= 0 || _p.Type[table] != (PageType)level) return false;
@@ -342,31 +346,65 @@ public sealed partial class PvMmu
     /// entry owning one general (and, writable, one type) reference on it, as a PTE the guest wrote would. The old
     /// entry's references are dropped. Returns a GNTST_* status.
     /// </summary>
-    public short CreateGrantHostMapping(Vcpu grantee, ulong va, Domain granter, ulong mfn, bool readOnly, bool userAccessible)
+    public short CreateGrantHostMapping(Vcpu grantee, ulong va, Domain granter, ulong mfn, bool readOnly, bool userAccessible,
+        uint grantFlags = 0)
     {
         var d = grantee.Domain;
         lock (_lock)
         {
             if (!Usable(d) || !Usable(granter)) return Grants.GrantStatus.GeneralError;
             if (!FindL1(grantee, va, out ulong l1, out int index) || _frames.OwnerOf(l1) != d.Id) return Grants.GrantStatus.GeneralError;
-            if (!GetPage(mfn, granter)) return Grants.GrantStatus.GeneralError;
-            if (!readOnly)
-            {
-                if (GetPageType(mfn, PageType.Writable, granter) != 0)
-                {
-                    PutPage(mfn);
-                    return Grants.GrantStatus.GeneralError;
-                }
-                _p.Flags[mfn] |= PageFlags.MaybeWritableInTlb | PageFlags.MaybeForeignWritable;
-            }
-            // grant_to_pte_flags: present, accessed, dirty, NX; user only for GNTMAP_application_map.
-            ulong pte = (mfn << 12) | Present | Accessed | Dirty | Nx | (readOnly ? 0 : Rw) | (userAccessible ? User : 0);
-            ulong old = ReadEntry(l1, index);
-            WriteEntry(l1, index, Adjust(1, pte), preserveAd: false);
-            PutPageFromL1e(old);
-            grantee.Cpu.InvalidatePage(va);
-            return Grants.GrantStatus.Okay;
+            short st = InstallGrantPte(l1, index, granter, mfn, readOnly, userAccessible, grantFlags);
+            if (st == Grants.GrantStatus.Okay) grantee.Cpu.InvalidatePage(va);
+            return st;
         }
+    }
+
+    /// <summary>
+    /// create_grant_pte_mapping (GNTMAP_contains_pte): the same, for the entry at machine address
+    /// <paramref name="pteAddress"/>, which must be an aligned entry of a validated L1 table of the grantee's.
+    /// </summary>
+    public short CreateGrantPteMapping(Vcpu grantee, ulong pteAddress, Domain granter, ulong mfn, bool readOnly, bool userAccessible,
+        uint grantFlags)
+    {
+        var d = grantee.Domain;
+        lock (_lock)
+        {
+            if (!Usable(d) || !Usable(granter)) return Grants.GrantStatus.GeneralError;
+            if ((pteAddress & 7) != 0 || !IsOwnL1(d, pteAddress >> 12)) return Grants.GrantStatus.GeneralError;
+            short st = InstallGrantPte(pteAddress >> 12, (int)((pteAddress & 0xFFF) >> 3), granter, mfn, readOnly, userAccessible, grantFlags);
+            // No linear address is known: flush the grantee's translations so the entry it replaced is gone.
+            if (st == Grants.GrantStatus.Okay) Flush(d, grantee, null, null);
+            return st;
+        }
+    }
+
+    private bool IsOwnL1(Domain d, ulong l1) =>
+        IsValidFrame(l1) && _frames.OwnerOf(l1) == d.Id && _p.TypeCount[l1] > 0 && _p.Type[l1] == PageType.L1;
+
+    /// <summary>
+    /// The entry of a granted frame: references taken, then grant_to_pte_flags: present, accessed, dirty, NX; RW
+    /// unless read-only; user for GNTMAP_application_map; the flags' guest-available bits (GNTMAP_guest_avail0 on)
+    /// in the PTE's AVAIL bits 9-11.
+    /// </summary>
+    private short InstallGrantPte(ulong l1, int index, Domain granter, ulong mfn, bool readOnly, bool userAccessible, uint grantFlags)
+    {
+        if (!GetPage(mfn, granter)) return Grants.GrantStatus.GeneralError;
+        if (!readOnly)
+        {
+            if (GetPageType(mfn, PageType.Writable, granter) != 0)
+            {
+                PutPage(mfn);
+                return Grants.GrantStatus.GeneralError;
+            }
+            _p.Flags[mfn] |= PageFlags.MaybeWritableInTlb | PageFlags.MaybeForeignWritable;
+        }
+        ulong avail = ((ulong)(grantFlags >> Grants.GrantMapFlags.GuestAvail0) << 9) & Avail;
+        ulong pte = (mfn << 12) | Present | Accessed | Dirty | Nx | (readOnly ? 0 : Rw) | (userAccessible ? User : 0) | avail;
+        ulong old = ReadEntry(l1, index);
+        WriteEntry(l1, index, Adjust(1, pte), preserveAd: false);
+        PutPageFromL1e(old);
+        return Grants.GrantStatus.Okay;
     }
 
     /// <summary>
@@ -379,13 +417,32 @@ public sealed partial class PvMmu
         lock (_lock)
         {
             if (!FindL1(grantee, va, out ulong l1, out int index) || _frames.OwnerOf(l1) != d.Id) return Grants.GrantStatus.GeneralError;
-            ulong old = ReadEntry(l1, index);
-            if ((old & Present) == 0 || MfnOf(old) != mfn) return Grants.GrantStatus.GeneralError;
-            WriteEntry(l1, index, 0, preserveAd: false);
-            PutPageFromL1e(old);
+            if (!ClearGrantPte(l1, index, mfn)) return Grants.GrantStatus.GeneralError;
             Flush(d, grantee, null, va);
             return Grants.GrantStatus.Okay;
         }
+    }
+
+    /// <summary>destroy_grant_pte_mapping: the same for the entry at machine address <paramref name="pteAddress"/>.</summary>
+    public short DestroyGrantPteMapping(Vcpu grantee, ulong pteAddress, ulong mfn)
+    {
+        var d = grantee.Domain;
+        lock (_lock)
+        {
+            if ((pteAddress & 7) != 0 || !IsOwnL1(d, pteAddress >> 12)) return Grants.GrantStatus.GeneralError;
+            if (!ClearGrantPte(pteAddress >> 12, (int)((pteAddress & 0xFFF) >> 3), mfn)) return Grants.GrantStatus.GeneralError;
+            Flush(d, grantee, null, null);
+            return Grants.GrantStatus.Okay;
+        }
+    }
+
+    private bool ClearGrantPte(ulong l1, int index, ulong mfn)
+    {
+        ulong old = ReadEntry(l1, index);
+        if ((old & Present) == 0 || MfnOf(old) != mfn) return false;
+        WriteEntry(l1, index, 0, preserveAd: false);
+        PutPageFromL1e(old);
+        return true;
     }
 
     // ---- domain start and end -----------------------------------------------------------------------------------

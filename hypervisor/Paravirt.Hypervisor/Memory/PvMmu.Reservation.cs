@@ -26,6 +26,30 @@ public sealed partial class PvMmu
     }
 
     /// <summary>
+    /// alloc_domheap_pages for an extent of 2^<paramref name="order"/> machine-contiguous, naturally aligned frames
+    /// below frame <paramref name="limit"/> (XENMEMF_address_bits), scrubbed, within max_pages. -ENOMEM when the
+    /// domain is at its limit or no such run is free.
+    /// </summary>
+    public int AllocateExtent(Domain d, int order, ulong limit, out ulong first)
+    {
+        first = 0;
+        if (order == 0 && limit >= _mem.FrameCount) return AllocateFrame(d, out first);
+        lock (_lock)
+        {
+            if (!Usable(d) || d.IsManaged) return -XenErrno.EINVAL;
+            ulong n = 1UL << order;
+            if (d.TotalPages + n > d.MaxPages) return -XenErrno.ENOMEM;
+            if (!_frames.TryAllocateContiguous(d.Id, order, limit, out first)) return -XenErrno.ENOMEM;
+            for (ulong mfn = first; mfn < first + n; mfn++)
+            {
+                _mem.Clear(mfn);
+                if (!d.ReleasedFrames.Remove(mfn)) d.ExtraFrames.Add(mfn);
+            }
+            return 0;
+        }
+    }
+
+    /// <summary>
     /// guest_remove_page for a PV domain: give frame <paramref name="mfn"/> back to the pool, scrubbed. It must be
     /// the domain's ordinary memory (-EINVAL for shared_info or grant-table frames, -ENXIO for a frame that is not
     /// its own). Unlike Xen, which frees a still-referenced frame when its last reference goes, a frame that is still

@@ -122,6 +122,12 @@ public sealed partial class PvMmu
         t = type;
         tc = 1;
         f &= ~PageFlags.Validated;
+        if (type == PageType.SegDesc && ValidateSegDesc(mfn) is var sd and not 0)
+        {
+            t = PageType.None;
+            tc = 0;
+            return sd;
+        }
         if (IsTableType(type))
         {
             int rc = ValidateTable(mfn, (int)type, owner);
@@ -212,6 +218,7 @@ public sealed partial class PvMmu
         ulong mfn = MfnOf(e);
         if (!IsValidFrame(mfn)) return;
         if ((e & Rw) != 0) PutPageType(mfn);
+        else if (_p.TypeCount[mfn] > 0 && _p.Type[mfn] == PageType.SegDesc) ReleaseShadowLdtsOf(mfn);
         PutPage(mfn);
     }
 

@@ -32,13 +32,18 @@ public sealed class DescriptorTables
     internal DescriptorTables(Vcpu vcpu) => _vcpu = vcpu;
 
     /// <summary>
-    /// The CPU's <see cref="Paravirt.Cpu.DescriptorLookup"/>: the descriptor for a GDT selector. LDT selectors
-    /// find nothing (no LDT is installed), nor do GDT indexes past the guest's entries or the hypervisor's page.
+    /// The CPU's <see cref="Paravirt.Cpu.DescriptorLookup"/>: the descriptor for a GDT or LDT selector. Nothing is
+    /// found for GDT indexes past the guest's entries or the hypervisor's page, nor for LDT indexes past the
+    /// MMUEXT_SET_LDT size (the load faults #GP(selector)).
     /// </summary>
-    public bool Lookup(ushort selector, out ulong descriptor)
+    public bool Lookup(ushort selector, out ulong descriptor) => Lookup(selector, fromCpu: true, out descriptor);
+
+    private bool Lookup(ushort selector, bool fromCpu, out ulong descriptor)
     {
         descriptor = 0;
-        if ((selector & 4) != 0) return false;
+        _vcpu.PendingLdtFaultSelector = -1;
+        _vcpu.PendingLdtRetry = false;
+        if ((selector & 4) != 0) return LookupLdt(selector, fromCpu, out descriptor);
         int index = selector >> 3;
         if (index >= TrapAbi.FirstReservedGdtEntry)
         {
@@ -56,6 +61,33 @@ public sealed class DescriptorTables
         // The frame was validated and owned when installed; stay safe if ownership changed since.
         if (!hv.Frames.IsOwnedBy(mfn, _vcpu.Domain.Id)) return false;
         ulong raw = hv.Memory.ReadUInt64((mfn << 12) + (ulong)(index % TrapAbi.GdtEntriesPerFrame) * 8);
+        if (!CheckDescriptor(ref raw)) return false;
+        descriptor = raw;
+        return true;
+    }
+
+    /// <summary>
+    /// An LDT selector: its page of the guest's LDT is mapped on first use (pv_map_ldt_shadow_page: the guest kernel
+    /// maps it, the frame takes the segment-descriptor type, all its descriptors checked). When that fails the load
+    /// faults, and the vCPU turns the fault into the #PF at the LDT address Xen gives the guest.
+    /// </summary>
+    private bool LookupLdt(ushort selector, bool fromCpu, out ulong descriptor)
+    {
+        descriptor = 0;
+        uint index = (uint)selector >> 3;
+        if (index >= _vcpu.LdtEntries) return false;
+        ulong offset = (ulong)index * 8;
+        var hv = _vcpu.Domain.Hypervisor;
+        var mapping = hv.Mmu.MapLdtShadowPage(_vcpu, (int)(offset >> 12), mayBlock: !fromCpu, out ulong mfn);
+        if (mapping != Memory.PvMmu.LdtMapping.Mapped)
+        {
+            _vcpu.PendingLdtFaultSelector = selector & 0xFFFC;
+            _vcpu.PendingLdtFaultAddress = _vcpu.LdtBase + offset;
+            _vcpu.PendingLdtRetry = mapping == Memory.PvMmu.LdtMapping.Busy;
+            return false;
+        }
+        if (!hv.Frames.IsOwnedBy(mfn, _vcpu.Domain.Id)) return false;
+        ulong raw = hv.Memory.ReadUInt64((mfn << 12) + (offset & 0xFFF));
         if (!CheckDescriptor(ref raw)) return false;
         descriptor = raw;
         return true;
@@ -104,7 +136,7 @@ public sealed class DescriptorTables
     /// <summary>Is <paramref name="selector"/> (RPL 3) a present ring-3 code segment? (iret's CS check.)</summary>
     public bool IsUserCodeSelector(ushort selector)
     {
-        if ((selector & 3) != 3 || !Lookup(selector, out ulong d)) return false;
+        if ((selector & 3) != 3 || !Lookup(selector, fromCpu: false, out ulong d)) return false;
         uint b = (uint)(d >> 32);
         return (b & Present) != 0 && (b & System) != 0 && (b & (1u << 11)) != 0 && ((b >> 13) & 3) == 3;
     }
@@ -112,7 +144,7 @@ public sealed class DescriptorTables
     /// <summary>Is <paramref name="selector"/> (RPL 3) a present, writable ring-3 data segment? (iret's SS check.)</summary>
     public bool IsUserStackSelector(ushort selector)
     {
-        if ((selector & 3) != 3 || !Lookup(selector, out ulong d)) return false;
+        if ((selector & 3) != 3 || !Lookup(selector, fromCpu: false, out ulong d)) return false;
         uint b = (uint)(d >> 32);
         return (b & Present) != 0 && (b & System) != 0 && (b & (1u << 11)) == 0 && (b & (1u << 9)) != 0 && ((b >> 13) & 3) == 3;
     }

@@ -11,8 +11,8 @@ namespace Paravirt.Hypervisor.Traps;
 /// raises #GP(0); the hypervisor decodes it and, where Xen does, emulates it with the guest kernel treated as
 /// ring 0: rdmsr/wrmsr of the PV-visible MSRs, mov to/from CR0/CR2/CR3/CR4 (a CR3 load validated as
 /// MMUEXT_NEW_BASEPTR) and the debug registers, clts,
-/// wbinvd/invd (no-ops), cli/sti (the event mask). Port I/O is refused (a domU has no I/O permissions), as is
-/// everything else: the caller then reflects #GP to the guest. The forced-emulation prefix
+/// wbinvd/invd (no-ops), cli/sti (the event mask), in/out where the virtual IOPL or I/O bitmap permits (reads of
+/// ports the domain was not given return all ones, writes are dropped). Everything else is refused: the caller then reflects #GP to the guest. The forced-emulation prefix
 /// <c>ud2; .ascii "xen"; cpuid</c> raises #UD and is emulated as CPUID with the PV policy.
 /// One instance per vCPU; decoding reuses one decoder and buffer.
 /// </summary>
@@ -85,11 +85,36 @@ internal sealed class PrivilegedOpEmulator
                 if (!kernel && _vcpu.VirtualIopl < 3) return false;
                 _vcpu.UpcallMask = insn.Mnemonic == Mnemonic.Cli ? (byte)1 : (byte)0;
                 break;
+            case Mnemonic.In: case Mnemonic.Out:
+                if (!PortIo(in insn)) return false;
+                break;
             default:
-                // in/out/ins/outs: a domU has no I/O port permissions; the rest is not emulated for PV.
+                // ins/outs and the rest are not emulated for PV.
                 return false;
         }
         _vcpu.CompleteEmulatedInstruction((ulong)insn.Length);
+        return true;
+    }
+
+    /// <summary>
+    /// in/out with an immediate or DX port (emulate_privileged_op's guest_io_read / guest_io_write): allowed when the
+    /// virtual IOPL or the guest's I/O bitmap admits the ports (guest_io_okay, else #GP). No domain here was given
+    /// physical ports (admin_io_okay), so a read returns all ones in AL/AX/EAX and a write is dropped, as Xen does.
+    /// </summary>
+    private bool PortIo(in Instruction insn)
+    {
+        var r = _vcpu.Registers;
+        bool isIn = insn.Mnemonic == Mnemonic.In;
+        int bytes = (isIn ? insn.Op0Register : insn.Op1Register) switch
+        {
+            Register.AL => 1, Register.AX => 2, Register.EAX => 4, _ => 0,
+        };
+        if (bytes == 0) return false;
+        var portKind = isIn ? insn.Op1Kind : insn.Op0Kind;
+        uint port = portKind == OpKind.Immediate8 ? insn.Immediate8 : (uint)(ushort)r.Rdx;
+        if (!PhysdevOp.GuestIoOkay(_vcpu, port, bytes)) return false;
+        if (isIn)
+            r.Rax = bytes switch { 1 => r.Rax | 0xFF, 2 => r.Rax | 0xFFFF, _ => 0xFFFF_FFFFUL };
         return true;
     }
 

@@ -106,4 +106,40 @@ internal class GrantHostMappingTests : MmuTestBase
         Assert.That(Pages.TypeCountOf(Granted), Is.Zero);
         PageTypeInvariants.Check(F.Hv, [Peer]);
     }
+
+    // ---- GNTMAP_contains_pte: host_addr is the machine address of the PTE ----
+
+    [Test]
+    public void AContainsPteMappingWritesThePteAtThatMachineAddressWithItsAvailBits()
+    {
+        ulong pte = PteAddress(HostVa);
+        var (st, handle) = Map(pte, GrantMapFlags.HostMap | GrantMapFlags.ContainsPte | (5u << GrantMapFlags.GuestAvail0));
+        Assert.That(st, Is.EqualTo(GrantStatus.Okay));
+        ulong e = F.Memory.ReadUInt64(pte);
+        Assert.That((e & PvMmu.AddressMask) >> 12, Is.EqualTo(Granted));
+        Assert.That(e & (P | Rw), Is.EqualTo(P | Rw));
+        Assert.That((e >> 9) & 7, Is.EqualTo(5UL), "GNTMAP_guest_avail bits in the PTE's AVAIL bits");
+        Assert.That(Paravirt.Cpu.PageTableWalker.Translate(F.Memory, V.Registers.Cr3, HostVa + 16, false, true, false, out ulong ma), Is.Zero);
+        Assert.That(F.Memory.ReadUInt64(ma), Is.EqualTo(0x5a5a5a5aUL));
+        PageTypeInvariants.Check(F.Hv, [Dom, Peer], [Granted]);
+        Assert.That(Unmap(pte + 8, handle), Is.EqualTo(GrantStatus.GeneralError), "a PTE that does not map the frame");
+        Assert.That(Unmap(pte, handle), Is.EqualTo(GrantStatus.Okay));
+        Assert.That(F.Memory.ReadUInt64(pte), Is.Zero);
+        Assert.That(Pages.TypeCountOf(Granted), Is.Zero);
+        PageTypeInvariants.Check(F.Hv, [Dom, Peer]);
+    }
+
+    [Test]
+    public void AContainsPteMappingNeedsAnAlignedEntryOfItsOwnL1()
+    {
+        ulong pte = PteAddress(HostVa);
+        uint flags = GrantMapFlags.HostMap | GrantMapFlags.ContainsPte;
+        Assert.That(Map(pte + 4, flags).Status, Is.EqualTo(GrantStatus.GeneralError), "unaligned");
+        Assert.That(Map((L4 << 12) + 8, flags).Status, Is.EqualTo(GrantStatus.GeneralError), "an L4, not an L1");
+        Assert.That(Map(Spare(Dom, 3) << 12, flags).Status, Is.EqualTo(GrantStatus.GeneralError), "plain memory");
+        Assert.That(Map(Peer.Vcpus[0].GuestTableMfn << 12, flags).Status, Is.EqualTo(GrantStatus.GeneralError), "the peer's table");
+        Assert.That(Pages.TypeCountOf(Granted), Is.Zero, "nothing was left behind");
+        Assert.That(Dom.Grants.ActiveMappings, Is.Zero, "no mapping handle was kept");
+        PageTypeInvariants.Check(F.Hv, [Dom, Peer]);
+    }
 }

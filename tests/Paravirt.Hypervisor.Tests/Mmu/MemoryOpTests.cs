@@ -97,8 +97,73 @@ internal class MemoryOpTests : MmuTestBase
     }
 
     [Test]
-    public void AnExactNodeRequestIsEINVAL() =>
-        Assert.That(Reservation(MemoryOp.IncreaseReservation, 1, memFlags: (1u << 8) | MemoryOp.MemfExactNodeRequest), Is.EqualTo(-XenErrno.EINVAL));
+    public void AnExactNodeRequestFromADomUDoesNothing()
+    {
+        Put64(0x500, Spare(Dom, 0));
+        Assert.That(Reservation(MemoryOp.DecreaseReservation, 1), Is.EqualTo(1));
+        Assert.That(Reservation(MemoryOp.IncreaseReservation, 1, memFlags: (1u << 8) | MemoryOp.MemfExactNodeRequest), Is.Zero);
+        Assert.That(Reservation(MemoryOp.IncreaseReservation, 1, memFlags: 1u << 8), Is.EqualTo(1), "a node as a hint is fine");
+    }
+
+    /// <summary>Give back 2^order frames first (the domain is at max_pages), then ask for an extent of that order.</summary>
+    private void MakeRoom(int frames)
+    {
+        for (int i = 0; i < frames; i++) Put64(0x500 + (ulong)i * 8, Spare(Dom, i));
+        Assert.That(Reservation(MemoryOp.DecreaseReservation, (ulong)frames), Is.EqualTo(frames));
+    }
+
+    [Test]
+    public void AnExtentOfOrderFourIsSixteenContiguousAlignedFrames()
+    {
+        MakeRoom(16);
+        Assert.That(Reservation(MemoryOp.IncreaseReservation, 1, order: 4), Is.EqualTo(1));
+        ulong first = Get64(0x500);
+        Assert.That(first % 16, Is.Zero, "naturally aligned");
+        for (ulong j = 0; j < 16; j++) Assert.That(F.Hv.Frames.OwnerOf(first + j), Is.EqualTo(Dom.Id));
+        Assert.That(Dom.TotalPages, Is.EqualTo(8192UL));
+        Put64(0x500, first);
+        Assert.That(Reservation(MemoryOp.DecreaseReservation, 1, order: 4), Is.EqualTo(1), "and it goes back whole");
+        for (ulong j = 0; j < 16; j++) Assert.That(F.Hv.Frames.OwnerOf(first + j), Is.Not.EqualTo(Dom.Id));
+        PageTypeInvariants.Check(F.Hv, [Dom, Peer]);
+    }
+
+    [Test]
+    public void PopulatePhysmapOfOrderTwoFillsTheM2pForEachFrame()
+    {
+        MakeRoom(4);
+        Put64(0x500, 0x8000);
+        Assert.That(Reservation(MemoryOp.PopulatePhysmap, 1, order: 2), Is.EqualTo(1));
+        ulong first = Get64(0x500);
+        for (ulong j = 0; j < 4; j++) Assert.That(F.Hv.Frames.MachineToPhys(first + j), Is.EqualTo(0x8000 + j));
+    }
+
+    [Test]
+    public void AnExtentLargerThanTheRoomLeftIsRefused()
+    {
+        MakeRoom(3);
+        Assert.That(Reservation(MemoryOp.IncreaseReservation, 1, order: 2), Is.Zero, "4 frames would pass max_pages");
+        Assert.That(Dom.TotalPages, Is.EqualTo(8189UL));
+    }
+
+    [Test]
+    public void AddressBitsKeepExtentsBelowTheLimit()
+    {
+        MakeRoom(2);
+        // 2^24 bytes: frames below 4096.
+        Assert.That(Reservation(MemoryOp.IncreaseReservation, 1, memFlags: 24), Is.EqualTo(1));
+        Assert.That(Get64(0x500), Is.LessThan(4096UL));
+        Assert.That(Reservation(MemoryOp.IncreaseReservation, 1, memFlags: 12), Is.Zero, "a limit of one page is refused");
+        Assert.That(Reservation(MemoryOp.IncreaseReservation, 1, memFlags: 64), Is.EqualTo(1), "a limit above RAM is no limit");
+    }
+
+    [Test]
+    public void PopulateOnDemandIsNotForPvDomains()
+    {
+        MakeRoom(1);
+        Put64(0x500, 0x8000);
+        Assert.That(Reservation(MemoryOp.PopulatePhysmap, 1, memFlags: MemoryOp.MemfPopulateOnDemand), Is.Zero);
+        Assert.That(Dom.TotalPages, Is.EqualTo(8191UL));
+    }
 
     [Test]
     public void MachphysMappingDescribesTheReadOnlyM2p()

@@ -20,8 +20,19 @@ internal static class PageTypeInvariants
         foreach (var d in domains)
         {
             foreach (var v in d.Vcpus)
+            {
                 foreach (var baseMfn in new[] { v.GuestTableMfn, v.GuestTableUserMfn })
                     if (baseMfn != 0) { count[baseMfn]++; typeRefs[baseMfn]++; }
+                // Descriptor pages: each installed GDT frame and each mapped shadow-LDT page holds one of each.
+                var descriptorPages = v.GdtFrames.Concat(v.ShadowLdt.Where(s => s != 0).Select(s => s - 1));
+                foreach (var mfn in descriptorPages)
+                {
+                    Assert.That(pages.TypeOf(mfn), Is.EqualTo(PageType.SegDesc), $"descriptor page 0x{mfn:x} of d{d.Id}v{v.Id}");
+                    Assert.That(hv.Frames.OwnerOf(mfn), Is.EqualTo(d.Id), $"descriptor page 0x{mfn:x} of d{d.Id}v{v.Id}");
+                    count[mfn]++;
+                    typeRefs[mfn]++;
+                }
+            }
         }
         for (ulong f = 0; f < mem.FrameCount; f++)
         {

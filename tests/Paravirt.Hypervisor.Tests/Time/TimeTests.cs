@@ -205,7 +205,6 @@ public class TimeTests
         Assert.That(Call(Hypercall.VcpuOp, VcpuOp.IsUp, 0, 0), Is.EqualTo(1));
     }
 
-    [TestCase(VcpuOp.SendNmi)]
     [TestCase(99)]
     public void UnofferedOperationsAreENOSYS(int cmd) => Assert.That(Call(Hypercall.VcpuOp, (ulong)cmd, 0, _scratch), Is.EqualTo(-XenErrno.ENOSYS));
 }

@@ -61,4 +61,25 @@ public class DebugRegTests : TrapTestBase
         Assert.That(Call(Hypercall.GetDebugreg, 5), Is.EqualTo((long)TrapAbi.Dr7Default));
         Assert.That(Call(Hypercall.GetDebugreg, 8), Is.EqualTo(-XenErrno.EINVAL));
     }
+
+    [Test]
+    public void ASingleStepTrapSetsDr6BsForTheGuestToRead()
+    {
+        SetTrap(Paravirt.Cpu.ExceptionVector.Debug, 0xFFFF_FFFF_8000_0100);
+        KernelContext(Page1, Stack + 0x800);
+        R.Rflags |= Rflags.TF;
+        V.HandleGuestExit(new Paravirt.Cpu.VcpuExit(Paravirt.Cpu.VcpuExitReason.Exception, Paravirt.Cpu.ExceptionVector.Debug));
+        Assert.That(R.Rip, Is.EqualTo(0xFFFF_FFFF_8000_0100UL));
+        Assert.That(Call(Hypercall.GetDebugreg, 6) & (1L << 14), Is.Not.Zero);
+    }
+
+    [Test]
+    public void AnIcebpTrapLeavesDr6AsItWas()
+    {
+        SetTrap(Paravirt.Cpu.ExceptionVector.Debug, 0xFFFF_FFFF_8000_0100);
+        KernelContext(Page1, Stack + 0x800);
+        V.HandleGuestExit(new Paravirt.Cpu.VcpuExit(Paravirt.Cpu.VcpuExitReason.Exception, Paravirt.Cpu.ExceptionVector.Debug));
+        Assert.That(R.Rip, Is.EqualTo(0xFFFF_FFFF_8000_0100UL));
+        Assert.That(Call(Hypercall.GetDebugreg, 6), Is.EqualTo((long)TrapAbi.Dr6Default));
+    }
 }

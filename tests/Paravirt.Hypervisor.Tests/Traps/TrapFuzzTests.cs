@@ -14,7 +14,8 @@ public class TrapFuzzTests : TrapTestBase
     [
         Hypercall.SetTrapTable, Hypercall.CallbackOp, Hypercall.SetCallbacks, Hypercall.NmiOp, Hypercall.StackSwitch,
         Hypercall.SetSegmentBase, Hypercall.SetGdt, Hypercall.UpdateDescriptor, Hypercall.FpuTaskswitch,
-        Hypercall.SetDebugreg, Hypercall.GetDebugreg, Hypercall.Iret,
+        Hypercall.SetDebugreg, Hypercall.GetDebugreg, Hypercall.Iret, Hypercall.Multicall, Hypercall.VmAssist,
+        Hypercall.PhysdevOp, Hypercall.PhysdevOpCompat,
     ];
 
     private ulong RandomAddress(Random rng) => rng.Next(6) switch
