@@ -23,6 +23,8 @@ public sealed partial class Hypervisor
             }
             if (id == 0) throw new HypervisorException(XenErrno.ENOSPC, "no free domain id");
             var d = new Domain(this, id, name, uuid, managed: true, privileged: false);
+            // In the pool like every domain (xl sched-credit lists it), though it has no vCPUs to schedule.
+            d.SchedDomain = Scheduler.AddDomain(id);
             _domains[id] = d;
             return d;
         }
