@@ -274,6 +274,23 @@ public class XlDomainCommandsTests
         Assert.That(InfoFormat.Render(new HostSummary(), "h", "r", "v", cpuKhz: 3400050), Does.Contain("cpu_mhz                : 3400.050\n"));
 
     [Test]
+    public void HwCapsFollowsCpuMhzAsEightFeatureWordsOfTheHostCpu()
+    {
+        if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported) Assert.Ignore("not an x86 host: no CPUID to read");
+        var text = InfoFormat.Render(new HostSummary(), "h", "r", "v", cpuKhz: 1000);
+        var m = System.Text.RegularExpressions.Regex.Match(text,
+            @"cpu_mhz                : 1\.000\nhw_caps                : ((?:[0-9a-f]{8}:){7}[0-9a-f]{8})\nvirt_caps");
+        Assert.That(m.Success, Is.True, text);
+        // Word 0 is CPUID 1.edx: every x86-64 CPU has FPU (bit 0) and SSE2 (bit 26).
+        uint edx1 = Convert.ToUInt32(m.Groups[1].Value[..8], 16);
+        Assert.That(edx1 & 1u, Is.EqualTo(1u));
+        Assert.That(edx1 & (1u << 26), Is.EqualTo(1u << 26));
+        // Word 2 is 0x80000001.edx: long mode (bit 29).
+        uint e1edx = Convert.ToUInt32(m.Groups[1].Value.Split(':')[2], 16);
+        Assert.That(e1edx & (1u << 29), Is.EqualTo(1u << 29));
+    }
+
+    [Test]
     public void UptimeRowsFollowXlsFormat()
     {
         var start = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);

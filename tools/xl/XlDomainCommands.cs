@@ -329,6 +329,28 @@ public static class UptimeFormat
 /// <summary>xl info's "key<padding>: value" lines (xl_info.c output_nodeinfo/output_physinfo/output_xeninfo).</summary>
 public static class InfoFormat
 {
+    /// <summary>
+    /// physinfo.hw_cap as xl prints it ("%08x:" × 8): the host CPU's feature words in Xen's featureset order
+    /// (xen/include/public/arch-x86/cpufeatureset.h): 1.edx, 1.ecx, 0x80000001.edx, 0x80000001.ecx, 0xd:1.eax,
+    /// 7:0.ebx, 7:0.ecx, 0x80000007.edx. A leaf the CPU does not have reads as zero.
+    /// </summary>
+    public static string HwCaps()
+    {
+        if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported) return "00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000";
+        static (int Eax, int Ebx, int Ecx, int Edx) Leaf(int leaf, int sub)
+        {
+            int maxLeaf = System.Runtime.Intrinsics.X86.X86Base.CpuId(leaf < 0 ? unchecked((int)0x80000000) : 0, 0).Eax;
+            return (uint)leaf <= (uint)maxLeaf ? System.Runtime.Intrinsics.X86.X86Base.CpuId(leaf, sub) : default;
+        }
+        var l1 = Leaf(1, 0);
+        var e1 = Leaf(unchecked((int)0x80000001), 0);
+        var d1 = Leaf(0xd, 1);
+        var l7 = Leaf(7, 0);
+        var e7 = Leaf(unchecked((int)0x80000007), 0);
+        uint[] words = [(uint)l1.Edx, (uint)l1.Ecx, (uint)e1.Edx, (uint)e1.Ecx, (uint)d1.Eax, (uint)l7.Ebx, (uint)l7.Ecx, (uint)e7.Edx];
+        return string.Join(':', words.Select(w => w.ToString("x8", CultureInfo.InvariantCulture)));
+    }
+
     /// <param name="cpuKhz">physinfo's cpu_khz, printed as cpu_mhz "%d.%03d".</param>
     /// <param name="numa">-n: the cpu and device topology and the NUMA table, between physinfo and xeninfo.</param>
     /// <param name="only">
@@ -349,6 +371,7 @@ public static class InfoFormat
             ("cores_per_socket", Num(host.NrCpus)),
             ("threads_per_core", "1"),
             ("cpu_mhz", string.Create(CultureInfo.InvariantCulture, $"{cpuKhz / 1000}.{cpuKhz % 1000:000}")),
+            ("hw_caps", HwCaps()),
             ("virt_caps", host.VirtCaps),
             ("total_memory", Num(host.TotalMemoryMiB)),
             ("free_memory", Num(host.FreeMemoryMiB)),

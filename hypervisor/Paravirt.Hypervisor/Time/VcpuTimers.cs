@@ -28,6 +28,7 @@ public sealed class VcpuTimers
     /// <summary>How many times VIRQ_TIMER was raised by these timers.</summary>
     public long Fired => Interlocked.Read(ref _fired);
     private long _fired;
+    private long _periodicGeneration;
 
     private bool Dead => _vcpu.Domain.IsDying;
 
@@ -61,9 +62,11 @@ public sealed class VcpuTimers
             _periodic?.Dispose();
             _periodic = null;
             PeriodNs = periodNs;
+            // A callback of the old timer may already be running: the generation tells it it is stale.
+            long generation = ++_periodicGeneration;
             if (periodNs == 0) return;
             long ms = Math.Max(1, periodNs / 1_000_000);
-            _periodic = new Timer(_ => FirePeriodic(), null, ms, ms);
+            _periodic = new Timer(_ => FirePeriodic(generation), null, ms, ms);
         }
     }
 
@@ -100,19 +103,25 @@ public sealed class VcpuTimers
                 return;
             }
             SingleshotDeadline = null;
+            if (Dead) { _singleshot?.Dispose(); _singleshot = null; return; }
+            // Raised under the lock, so once set_timer_op(0) or stop_singleshot_timer returns no tick of the old
+            // deadline can still arrive (in Xen the handler runs on the vCPU's own pCPU, never beside its hypercall).
+            Raise();
         }
-        if (Dead) { lock (_lock) { _singleshot?.Dispose(); _singleshot = null; } return; }
-        Raise();
     }
 
-    private void FirePeriodic()
+    private void FirePeriodic(long generation)
     {
         if (Dead)
         {
             SetPeriodic(0);
             return;
         }
-        Raise();
+        lock (_lock)
+        {
+            if (generation != _periodicGeneration) return; // stopped or re-armed meanwhile
+            Raise();
+        }
     }
 
     private void Raise()
