@@ -23,41 +23,6 @@
 /* Give up rather than hang if the other side vanishes. */
 #define PATIENCE_NS (30ULL * 1000000000ULL)
 
-/* The number after "<key>" (e.g. "peer=") on the command line, or -1 if absent, empty or >= limit. */
-static long number_from_cmdline(const start_info_t *si, const char *key, long limit)
-{
-    const char *s = (const char *)si->cmd_line;
-    size_t n = strnlen(s, MAX_GUEST_CMDLINE), k = strlen(key);
-    for (size_t i = 0; i + k <= n; i++) {
-        if ((i == 0 || s[i - 1] == ' ') && strncmp(s + i, key, k) == 0) {
-            long v = 0;
-            size_t j = i + k;
-            if (j >= n || s[j] < '0' || s[j] > '9')
-                return -1;
-            for (; j < n && s[j] >= '0' && s[j] <= '9'; j++) {
-                v = v * 10 + (s[j] - '0');
-                if (v >= limit)
-                    return -1;
-            }
-            return v;
-        }
-    }
-    return -1;
-}
-
-static long parse_number(const char *s)
-{
-    long v = 0;
-    if (*s == '\0')
-        return -1;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9' || v > 100000000)
-            return -1;
-        v = v * 10 + (*s - '0');
-    }
-    return v;
-}
-
 /* Waits (through a watch on path) until path holds a number; returns it. */
 static long wait_for_number(const char *path, const char *token)
 {
@@ -74,7 +39,7 @@ static long wait_for_number(const char *path, const char *token)
             continue;
         if (pv_xenbus_read(path, value, sizeof(value)) < 0)
             continue;
-        long v = parse_number(value);
+        long v = pv_parse_decimal(value, 1000000000L);
         if (v < 0)
             pv_panic("pingpong: %s holds \"%s\", not a number", path, value);
         pv_xenbus_unwatch(path, token);
@@ -116,8 +81,8 @@ int pv_main(start_info_t *si)
     long self = pv_xenbus_domid();
     if (self < 0)
         pv_panic("pingpong: no domid (error %ld)", self);
-    long peer = number_from_cmdline(si, "peer=", DOMID_FIRST_RESERVED);
-    long rounds = number_from_cmdline(si, "rounds=", MAX_ROUNDS + 1);
+    long peer = pv_cmdline_number(si, "peer=", DOMID_FIRST_RESERVED);
+    long rounds = pv_cmdline_number(si, "rounds=", MAX_ROUNDS + 1);
     if (rounds <= 0)
         rounds = ROUNDS;
     char path[96], value[32];
@@ -144,7 +109,7 @@ int pv_main(start_info_t *si)
         /* Pong writes the round count before its id. */
         pv_snprintf(path, sizeof(path), "/local/domain/%ld/data/pingpong/rounds", self);
         if (pv_xenbus_read(path, value, sizeof(value)) >= 0) {
-            rounds = parse_number(value);
+            rounds = pv_parse_decimal(value, 1000000000L);
             if (rounds <= 0 || rounds > MAX_ROUNDS)
                 pv_panic("ping: %s holds \"%s\", not a round count", path, value);
         }

@@ -33,40 +33,6 @@ static const char copied[] = "copied by the hypervisor";
 /* The grantee's view of the granted page: a page of its own image whose PTE the map replaces. */
 static char window[PV_PAGE_SIZE] __attribute__((aligned(PV_PAGE_SIZE)));
 
-static long peer_from_cmdline(const start_info_t *si)
-{
-    const char *s = (const char *)si->cmd_line;
-    size_t n = strnlen(s, MAX_GUEST_CMDLINE);
-    for (size_t i = 0; i + 5 <= n; i++) {
-        if ((i == 0 || s[i - 1] == ' ') && strncmp(s + i, "peer=", 5) == 0) {
-            long v = 0;
-            size_t j = i + 5;
-            if (j >= n || s[j] < '0' || s[j] > '9')
-                return -1;
-            for (; j < n && s[j] >= '0' && s[j] <= '9'; j++) {
-                v = v * 10 + (s[j] - '0');
-                if (v >= DOMID_FIRST_RESERVED)
-                    return -1;
-            }
-            return v;
-        }
-    }
-    return -1;
-}
-
-static long parse_number(const char *s)
-{
-    long v = 0;
-    if (*s == '\0')
-        return -1;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9' || v > 100000000)
-            return -1;
-        v = v * 10 + (*s - '0');
-    }
-    return v;
-}
-
 /*
  * Waits (through a watch on path) until path exists and, if want is not
  * NULL, holds exactly want.  The value is left in value.
@@ -96,7 +62,7 @@ static long wait_for_number(const char *path, const char *token)
 {
     char value[32];
     wait_for(path, token, NULL, value, sizeof(value));
-    long v = parse_number(value);
+    long v = pv_parse_decimal(value, 1000000000L);
     if (v < 0)
         pv_panic("sharedpage: %s holds \"%s\", not a number", path, value);
     return v;
@@ -260,7 +226,7 @@ int pv_main(start_info_t *si)
     long self = pv_xenbus_domid();
     if (self < 0)
         pv_panic("sharedpage: no domid (error %ld)", self);
-    long peer = peer_from_cmdline(si);
+    long peer = pv_cmdline_number(si, "peer=", DOMID_FIRST_RESERVED);
     if (peer < 0)
         return granter(self);
     if (peer == self)

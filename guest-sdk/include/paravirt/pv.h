@@ -53,6 +53,12 @@ int pv_main(start_info_t *si);
 /* start_info as passed in rsi at entry (never NULL once pv_main runs). */
 extern start_info_t *pv_start_info;
 
+/* The decimal number after the word <key> (e.g. "peer=") on si's command line, or -1 when it is absent,
+ * not a number, or not below limit. */
+long pv_cmdline_number(const start_info_t *si, const char *key, long limit);
+/* The whole string as a decimal number below limit, or -1 (empty, another character, too large). */
+long pv_parse_decimal(const char *s, long limit);
+
 /*
  * Virtual address of a MACHINE frame inside the initial 1:1 region: finds
  * pfn with mfn_list[pfn] == mfn and returns PV_VIRT_BASE + pfn * 4096.

@@ -802,9 +802,47 @@ static void test_dispatcher_runs_handlers_of_pending_unmasked_ports(void)
     CHECK(pv_evtchn_dispatch() == 0, "no shared_info: nothing to do");
 }
 
+/* ---- cmdline.c */
+static void set_cmdline(start_info_t *si, const char *line)
+{
+    memset(si->cmd_line, 0, sizeof(si->cmd_line));
+    memcpy(si->cmd_line, line, strlen(line));
+}
+
+static void test_cmdline_number_reads_whole_words_below_the_limit(void)
+{
+    static start_info_t si;
+    set_cmdline(&si, "console=hvc0 xpeer=7 peer=12 rounds=100000");
+    CHECK(pv_cmdline_number(&si, "peer=", 0x7ff0) == 12, "peer= after a word that merely ends in it");
+    CHECK(pv_cmdline_number(&si, "rounds=", 100001) == 100000, "the last word");
+    CHECK(pv_cmdline_number(&si, "rounds=", 100000) == -1, "a value at the limit is refused");
+    CHECK(pv_cmdline_number(&si, "missing=", 10) == -1, "an absent key");
+    set_cmdline(&si, "peer= peer=3x peer=4");
+    CHECK(pv_cmdline_number(&si, "peer=", 10) == -1, "the first occurrence counts, and it is empty");
+    set_cmdline(&si, "peer=3x");
+    CHECK(pv_cmdline_number(&si, "peer=", 10) == -1, "trailing garbage is not a number");
+    set_cmdline(&si, "peer=99999999999999999999999");
+    CHECK(pv_cmdline_number(&si, "peer=", 0x7ff0) == -1, "no overflow past the limit");
+    CHECK(pv_cmdline_number(NULL, "peer=", 10) == -1, "no start_info");
+}
+
+static void test_parse_decimal_takes_the_whole_string(void)
+{
+    CHECK(pv_parse_decimal("0", 10) == 0, "zero");
+    CHECK(pv_parse_decimal("12345", 100000) == 12345, "digits");
+    CHECK(pv_parse_decimal("", 10) == -1, "empty");
+    CHECK(pv_parse_decimal("12a", 1000) == -1, "another character");
+    CHECK(pv_parse_decimal("-1", 10) == -1, "a sign");
+    CHECK(pv_parse_decimal("1000", 1000) == -1, "at the limit");
+    CHECK(pv_parse_decimal("99999999999999999999999", 1000000000L) == -1, "no overflow");
+    CHECK(pv_parse_decimal(NULL, 10) == -1, "NULL");
+}
+
 int main(void)
 {
     test_printf_matches_c_library();
+    test_cmdline_number_reads_whole_words_below_the_limit();
+    test_parse_decimal_takes_the_whole_string();
     test_snprintf_truncates_and_reports_full_length();
     test_console_write_publishes_bytes_and_notifies();
     test_console_write_wraps_and_waits_for_space();

@@ -23,28 +23,6 @@ static int passed, total;
                pv_printf(__VA_ARGS__); pv_printf("\n"); }       \
     } while (0)
 
-/* "peer=<id>" from start_info.cmd_line, or -1. */
-static long peer_from_cmdline(const start_info_t *si)
-{
-    const char *s = (const char *)si->cmd_line;
-    size_t n = strnlen(s, MAX_GUEST_CMDLINE);
-    for (size_t i = 0; i + 5 <= n; i++) {
-        if ((i == 0 || s[i - 1] == ' ') && strncmp(s + i, "peer=", 5) == 0) {
-            long v = 0;
-            size_t j = i + 5;
-            if (j >= n || s[j] < '0' || s[j] > '9')
-                return -1;
-            for (; j < n && s[j] >= '0' && s[j] <= '9'; j++) {
-                v = v * 10 + (s[j] - '0');
-                if (v >= DOMID_FIRST_RESERVED)
-                    return -1;
-            }
-            return v;
-        }
-    }
-    return -1;
-}
-
 static int tx_writes(pv_xbt_t tx, void *arg)
 {
     (void)arg;
@@ -104,7 +82,7 @@ int pv_main(start_info_t *si)
     CHECK(pv_xenbus_read("data/aborted", buf, sizeof(buf)) == -XEN_ENOENT, "aborted write invisible");
 
     /* Another domain's subtree is closed. */
-    long peer = peer_from_cmdline(si);
+    long peer = pv_cmdline_number(si, "peer=", DOMID_FIRST_RESERVED);
     CHECK(peer >= 0 && peer != domid, "peer=<id> on the command line (%ld)", peer);
     if (peer >= 0) {
         pv_snprintf(path, sizeof(path), "/local/domain/%ld", peer);
