@@ -54,6 +54,26 @@ public class XlTopTests
             Does.EndWith("    2        -        -        -          -          -    0"));
 
     [Test]
+    public void BlockCountersAreTheSumsOfTheDomainsDevices()
+    {
+        DiskSummary[] disks =
+        [
+            new() { DevId = 51712, OoReq = 0, RdReq = 10, WrReq = 3, RdSect = 80, WrSect = 24 },
+            new() { DevId = 51728, OoReq = 1, RdReq = 5, WrReq = 2, RdSect = 40, WrSect = 16 },
+        ];
+        Assert.That(TopFormat.Row(new DomainSummary { Name = "db", State = "-b----" }, 0, 1024, vbds: 2, disks: disks),
+            Does.EndWith("    2        1       15        5        120         40    0"));
+        Assert.That(TopFormat.VbdLine(disks[0]),
+            Is.EqualTo("VBD BlkBack 51712 [ca: 0]  OO:        0   RD:       10   WR:        3   RSECT:         80   WSECT:         24\n"));
+    }
+
+    [Test]
+    public void ADeviceWithoutCountersMakesTheTotalsUnavailable() =>
+        Assert.That(TopFormat.Row(new DomainSummary { Name = "db", State = "-b----" }, 0, 1024, vbds: 2,
+                disks: [new() { DevId = 1, OoReq = 0, RdReq = 1, WrReq = 1, RdSect = 1, WrSect = 1 }, new() { DevId = 2 }]),
+            Does.EndWith("    2        -        -        -          -          -    0"));
+
+    [Test]
     public void LongNamesAreTruncatedToTenUnlessFullName()
     {
         var d = new DomainSummary { Name = "a-very-long-name", State = "-b----" };

@@ -62,6 +62,11 @@ public static class WireMapping
         BackendPath = disk.BackendPath,
         Target = disk.Target,
         ReadWrite = disk.ReadWrite,
+        OoReq = disk.Statistics?.OoReq ?? -1,
+        RdReq = disk.Statistics?.RdReq ?? -1,
+        WrReq = disk.Statistics?.WrReq ?? -1,
+        RdSect = disk.Statistics?.RdSect ?? -1,
+        WrSect = disk.Statistics?.WrSect ?? -1,
     };
 
     public static DomainEndInfo ToWire(this DomainEnd end) => new()

@@ -182,7 +182,7 @@ public static class TopFormat
             if (previous?.Domains.FirstOrDefault(p => p.DomId == d.DomId) is { } before && elapsed > 0)
                 pct = Math.Max(0, (d.CpuTimeSeconds - before.CpuTimeSeconds) * 100 / elapsed);
             var disks = sample.Disks.GetValueOrDefault(d.DomId) ?? [];
-            text.Append(Row(d, pct, hostKiB, disks.Count, nameWidth, options.FullName)).Append('\n');
+            text.Append(Row(d, pct, hostKiB, disks.Count, nameWidth, options.FullName, disks)).Append('\n');
             if (options.Vcpus) text.Append(VcpuLine(d));
             if (options.Vbds)
                 foreach (var disk in disks) text.Append(VbdLine(disk));
@@ -192,7 +192,10 @@ public static class TopFormat
     }
 
     /// <summary>One do_domain row.</summary>
-    public static string Row(DomainSummary d, double cpuPercent, long hostKiB, int vbds, int nameWidth = 10, bool fullName = false)
+    /// <param name="disks">The domain's devices, whose blkback counters are summed as xentop sums them; a device
+    /// without counters makes the totals unavailable ('-').</param>
+    public static string Row(DomainSummary d, double cpuPercent, long hostKiB, int vbds, int nameWidth = 10, bool fullName = false,
+        IReadOnlyList<DiskSummary>? disks = null)
     {
         string name = fullName ? d.Name.PadLeft(nameWidth) : (d.Name.Length > 10 ? d.Name[..10] : d.Name).PadLeft(10);
         long memKiB = d.MemoryMiB * 1024;
@@ -204,10 +207,12 @@ public static class TopFormat
         else
             row.Append(CultureInfo.InvariantCulture, $"{"no limit",10} {"n/a",9} ");
         row.Append(CultureInfo.InvariantCulture, $"{d.Vcpus,5} {0,4} {0,8} {0,8} {vbds,4} ");
-        // Request counters per device are not kept by the back-ends yet: shown as unavailable ('-'), as xentop does
-        // for a device whose statistics it cannot read; a domain with no device totals 0.
+        // A domain with no device totals 0; one whose devices' statistics cannot all be read shows '-'.
         if (vbds == 0)
             row.Append(CultureInfo.InvariantCulture, $"{0,8} {0,8} {0,8} {0,10} {0,10} ");
+        else if (disks is { Count: > 0 } && disks.All(HasStatistics))
+            row.Append(CultureInfo.InvariantCulture,
+                $"{disks.Sum(x => x.OoReq),8} {disks.Sum(x => x.RdReq),8} {disks.Sum(x => x.WrReq),8} {disks.Sum(x => x.RdSect),10} {disks.Sum(x => x.WrSect),10} ");
         else
             row.Append(CultureInfo.InvariantCulture, $"{'-',8} {'-',8} {'-',8} {'-',10} {'-',10} ");
         row.Append(CultureInfo.InvariantCulture, $"{0,4}");
@@ -237,14 +242,20 @@ public static class TopFormat
         return text.Append('\n').ToString();
     }
 
-    /// <summary>do_vbd for a device whose counters are unavailable: type, device number, [major:minor], '-' counters.</summary>
+    /// <summary>do_vbd: type, device number, [major:minor], then the counters ('-' where the back-end has none).</summary>
     public static string VbdLine(DiskSummary disk)
     {
         uint major = disk.DevId >> 8, minor = disk.DevId & 0xff;
         string details = string.Create(CultureInfo.InvariantCulture, $"[{major,2:x}:{minor,2:x}] ");
+        if (HasStatistics(disk))
+            return string.Create(CultureInfo.InvariantCulture,
+                $"VBD BlkBack {disk.DevId,4} {details} OO: {disk.OoReq,8}   RD: {disk.RdReq,8}   WR: {disk.WrReq,8}   RSECT: {disk.RdSect,10}   WSECT: {disk.WrSect,10}\n");
         return string.Create(CultureInfo.InvariantCulture,
             $"VBD BlkBack {disk.DevId,4} {details} OO: {'-',8}   RD: {'-',8}   WR: {'-',8}   RSECT: {'-',10}   WSECT: {'-',10}\n");
     }
+
+    private static bool HasStatistics(DiskSummary disk) =>
+        disk.OoReq >= 0 && disk.RdReq >= 0 && disk.WrReq >= 0 && disk.RdSect >= 0 && disk.WrSect >= 0;
 
     /// <summary>printf's %.1f (glibc rounds the exact binary value, ties to even).</summary>
     private static string F1(double value) => DomainListFormat.OneDecimal(double.IsFinite(value) && value > 0 ? value : 0);

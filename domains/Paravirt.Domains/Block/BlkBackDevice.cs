@@ -34,11 +34,21 @@ public sealed class BlkBackDevice : XenbusBackendDevice
     private byte[] _data = [];
     private readonly BlkifRequestSegment[] _segments = new BlkifRequestSegment[MaxIndirectSegments];
     private long _ok, _errors, _unsupported, _faultsLogged;
+    // Linux blkback's statistics (st_rd_req, st_wr_req, st_oo_req, st_rd_sect, st_wr_sect), which xentop shows.
+    private long _rdReq, _wrReq, _rdSect, _wrSect;
 
     public BlkBackDevice(BackendDomain backend, ushort frontendId, uint devId) : base(backend, BlkBack.DeviceType, frontendId, devId)
     {
         _kick = Kick;
     }
+
+    /// <summary>
+    /// The counters Linux blkback keeps in sysfs (statistics/{oo,rd,wr}_req, {rd,wr}_sect): requests counted when
+    /// dispatched, sectors once the request is valid. Requests are served synchronously, so oo_req (no free request
+    /// slot) is always 0.
+    /// </summary>
+    public BlkStatistics Statistics => new(0, Interlocked.Read(ref _rdReq), Interlocked.Read(ref _wrReq),
+        Interlocked.Read(ref _rdSect), Interlocked.Read(ref _wrSect));
 
     /// <summary>Responses with BLKIF_RSP_OKAY so far.</summary>
     public long OkResponses => Interlocked.Read(ref _ok);
@@ -250,6 +260,8 @@ public sealed class BlkBackDevice : XenbusBackendDevice
     {
         var image = _image!;
         bool write = op != BlkifOp.Read;
+        if (op == BlkifOp.Read) Interlocked.Increment(ref _rdReq);
+        else if (op == BlkifOp.Write) Interlocked.Increment(ref _wrReq);
         if (write && segs.Length > 0 && image.ReadOnly)
             return Reject(BlkifStatus.Error, $"{OpName(op)} to a read-only disk");
         long total = 0;
@@ -261,6 +273,8 @@ public sealed class BlkBackDevice : XenbusBackendDevice
         }
         if (segs.Length > 0 && (sector > (ulong)image.Sectors || (ulong)total > (ulong)image.Sectors - sector))
             return Reject(BlkifStatus.Error, $"sectors {sector}+{total} beyond the disk's {image.Sectors}");
+        if (op == BlkifOp.Read) Interlocked.Add(ref _rdSect, total);
+        else if (op == BlkifOp.Write) Interlocked.Add(ref _wrSect, total);
         long offset = (long)sector * Blkif.SectorSize;
         int bytes = (int)total * Blkif.SectorSize;
         var data = _data.AsSpan(0, bytes);
@@ -373,3 +387,6 @@ public sealed class BlkBackDevice : XenbusBackendDevice
 
     private static string Num(int v) => v.ToString(CultureInfo.InvariantCulture);
 }
+
+/// <summary>One virtual block device's request statistics, as Linux blkback publishes them for xentop.</summary>
+public readonly record struct BlkStatistics(long OoReq, long RdReq, long WrReq, long RdSect, long WrSect);

@@ -9,7 +9,8 @@ using Paravirt.XlConfig;
 namespace Paravirt.Domains.Toolstack;
 
 /// <summary>One virtual block device as `xl block-list` shows it (libxl_diskinfo).</summary>
-public sealed record DiskInfo(uint DevId, string Vdev, uint BackendId, uint FrontendId, int State, int EventChannel, int RingRef, string BackendPath, string Target, bool ReadWrite);
+public sealed record DiskInfo(uint DevId, string Vdev, uint BackendId, uint FrontendId, int State, int EventChannel, int RingRef, string BackendPath, string Target, bool ReadWrite,
+    Block.BlkStatistics? Statistics = null);
 
 // Virtual devices: libxl's device_disk_add/remove. The toolstack writes the xenstore nodes (libxl__device_generic_add);
 // blkback, hosted in the back-end domain, picks them up by its watch. Destroying a domain stops its back-ends
@@ -167,8 +168,10 @@ public sealed partial class Toolstack
     private DiskInfo Describe(VbdDevice dev)
     {
         int Num(string node) => int.TryParse(ReadOrNull($"{dev.FrontendPath}/{node}"), NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : -1;
+        // The back-end's counters while it serves the device (none once its driver domain is gone).
+        var stats = (BlkBackFor(dev.BackendId)?.Find(dev.FrontendId, dev.DevId) as Block.BlkBackDevice)?.Statistics;
         return new DiskInfo(dev.DevId, dev.Vdev, dev.BackendId, dev.FrontendId, Num("state"), Num("event-channel"), Num("ring-ref"),
-            dev.BackendPath, dev.Params, dev.ReadWrite);
+            dev.BackendPath, dev.Params, dev.ReadWrite, stats);
     }
 
     private static string? WaitFor(Func<string?> probe, TimeSpan timeout)

@@ -37,6 +37,23 @@ public class BlkBackIoTests
     }
 
     [Test]
+    public void StatisticsCountRequestsAndTheSectorsOfValidOnesAsLinuxBlkbackDoes()
+    {
+        using var bed = new BlockTestBed();
+        var fe = bed.Attach(bed.Image("d.img", 1 << 20));
+        fe.Connect();
+        var (_, gref) = fe.Data(0);
+        Assert.That(bed.Device(fe).Statistics, Is.EqualTo(new BlkStatistics(0, 0, 0, 0, 0)));
+        Assert.That(fe.Submit(TestFrontend.Request(BlkifOp.Write, 1, 0, [TestFrontend.Segment(gref, 0, 7)])).Status, Is.EqualTo(BlkifStatus.Okay));
+        Assert.That(fe.Submit(TestFrontend.Request(BlkifOp.Read, 2, 8, [TestFrontend.Segment(gref, 2, 4)])).Status, Is.EqualTo(BlkifStatus.Okay));
+        Assert.That(fe.Submit(TestFrontend.Request(BlkifOp.Read, 3, 16, [TestFrontend.Segment(gref, 0, 0)])).Status, Is.EqualTo(BlkifStatus.Okay));
+        // Past the end of the 2048-sector disk: counted as a request, its sectors are not.
+        Assert.That(fe.Submit(TestFrontend.Request(BlkifOp.Read, 4, 4096, [TestFrontend.Segment(gref)])).Status, Is.EqualTo(BlkifStatus.Error));
+        Assert.That(fe.Submit(TestFrontend.Request(BlkifOp.FlushDiskcache, 5, 0, [])).Status, Is.EqualTo(BlkifStatus.Okay));
+        Assert.That(bed.Device(fe).Statistics, Is.EqualTo(new BlkStatistics(OoReq: 0, RdReq: 3, WrReq: 1, RdSect: 4, WrSect: 8)));
+    }
+
+    [Test]
     public void PartialPageSegmentsMoveOnlyTheirSectors()
     {
         using var bed = new BlockTestBed();

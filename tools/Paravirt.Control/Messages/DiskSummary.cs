@@ -15,4 +15,10 @@ public sealed class DiskSummary
     public string BackendPath { get; set; } = "";
     public string Target { get; set; } = "";
     public bool ReadWrite { get; set; }
+    /// <summary>blkback's statistics for xentop (oo_req, rd_req, wr_req, rd_sect, wr_sect); -1: not available.</summary>
+    public long OoReq { get; set; } = -1;
+    public long RdReq { get; set; } = -1;
+    public long WrReq { get; set; } = -1;
+    public long RdSect { get; set; } = -1;
+    public long WrSect { get; set; } = -1;
 }
