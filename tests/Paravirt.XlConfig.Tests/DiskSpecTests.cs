@@ -199,6 +199,18 @@ public class DiskSpecTests
     }
 
     [Test]
+    public void LibxlJsonCarriesSpecificationTrustAndGrantUsageOnlyWhenGiven()
+    {
+        var plain = DiskSpec.Parse("/img/a.img,raw,xvda,rw").ToLibxlJson();
+        Assert.That(plain.ContainsKey("specification") || plain.ContainsKey("trusted") || plain.ContainsKey("grant_usage"), Is.False);
+        var j = DiskSpec.Parse("vdev=xvda,specification=xen,untrusted,grant_usage=1,target=/img/a.img").ToLibxlJson();
+        Assert.That((string?)j["specification"], Is.EqualTo("xen"));
+        Assert.That((string?)j["trusted"], Is.EqualTo("False"));
+        Assert.That((string?)j["grant_usage"], Is.EqualTo("True"));
+        Assert.That(j.Properties().Select(p => p.Name).TakeLast(3), Is.EqualTo(new[] { "specification", "trusted", "grant_usage" }));
+    }
+
+    [Test]
     public void RandomSpecsOnlyFailWithDiskSpecException()
     {
         var rng = new Random(7);

@@ -199,7 +199,17 @@ public sealed partial record DiskSpec
     }
 
     /// <summary>The disk as libxl's JSON for libxl_device_disk (what `xl -N` prints).</summary>
-    public JObject ToLibxlJson() => new()
+    public JObject ToLibxlJson()
+    {
+        var json = LibxlBaseJson();
+        // libxl_device_disk's later fields in IDL order, present when the spec set them (enum/defbool defaults are omitted).
+        if (Specification is not null) json["specification"] = Specification;
+        if (Trusted is bool trusted) json["trusted"] = trusted ? "True" : "False";
+        if (GrantUsage is bool grants) json["grant_usage"] = grants ? "True" : "False";
+        return json;
+    }
+
+    private JObject LibxlBaseJson() => new()
     {
         ["backend_domid"] = 0,
         ["backend_domname"] = Backend,

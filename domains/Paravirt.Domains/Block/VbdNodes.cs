@@ -4,7 +4,8 @@ using Paravirt.Domains.XenStore;
 namespace Paravirt.Domains.Block;
 
 /// <summary>What the toolstack tells blkback and blkfront about one disk (libxl_device_disk, resolved).</summary>
-public sealed record VbdDevice(ushort BackendId, ushort FrontendId, uint DevId, string Vdev, string Params, bool ReadWrite, bool IsCdrom, bool Discard)
+public sealed record VbdDevice(ushort BackendId, ushort FrontendId, uint DevId, string Vdev, string Params, bool ReadWrite, bool IsCdrom, bool Discard,
+    bool Trusted = true)
 {
     public string BackendPath => VbdNodes.BackendPath(BackendId, FrontendId, DevId);
     public string FrontendPath => VbdNodes.FrontendPath(FrontendId, DevId);
@@ -87,6 +88,8 @@ public static class VbdNodes
         {
             ("backend", be), ("backend-id", I(dev.BackendId)), ("state", "1"), ("virtual-device", I(dev.DevId)),
             ("device-type", dev.IsCdrom ? "cdrom" : "disk"),
+            // libxl: whether the front-end may trust the back-end (xl-disk-configuration(5) trusted/untrusted; default trusted).
+            ("trusted", dev.Trusted ? "1" : "0"),
         };
         for (int attempt = 0; ; attempt++)
         {

@@ -114,7 +114,7 @@ public sealed partial class Toolstack
         try { RawImage.Open(target, !readWrite).Dispose(); }
         catch (BlockImageException e) { throw new ToolstackException($"{what}: {e.Message}"); }
 
-        var dev = new VbdDevice(backendId, d.Id, devid, disk.Vdev, target, readWrite, disk.IsCdrom, disk.Discard ?? true);
+        var dev = new VbdDevice(backendId, d.Id, devid, disk.Vdev, target, readWrite, disk.IsCdrom, disk.Discard ?? true, disk.Trusted ?? true);
         try { VbdNodes.Create(_xenstore, dev); }
         catch (XenStoreException e) { throw new ToolstackException($"{what}: cannot write the device's xenstore nodes: {e.Message}"); }
         list.Add(dev);

@@ -31,7 +31,7 @@ public class ToolstackDiskTests
         var config = f.Config("web");
         string img = Image(f, "web.img");
         config.Disks.Add(DiskSpec.Parse($"format=raw, vdev=xvda, access=rw, target={img}"));
-        config.Disks.Add(DiskSpec.Parse($"{Image(f, "cd.img")},raw,xvdb,ro"));
+        config.Disks.Add(DiskSpec.Parse($"untrusted,{Image(f, "cd.img")},raw,xvdb,ro"));
         var info = f.Toolstack.Create(config, paused: true);
         string be = $"/local/domain/0/backend/vbd/{info.DomId}/51712", fe = $"/local/domain/{info.DomId}/device/vbd/51712";
         Assert.Multiple(() =>
@@ -48,6 +48,8 @@ public class ToolstackDiskTests
             Assert.That(f.XenStore.ReadString(0, $"{fe}/state"), Is.EqualTo("1"));
             Assert.That(f.XenStore.ReadString((ushort)info.DomId, $"{be}/state"), Is.EqualTo("2"), "the guest can read its back-end");
             Assert.That(f.XenStore.ReadString(0, $"/local/domain/0/backend/vbd/{info.DomId}/51728/mode"), Is.EqualTo("r"));
+            Assert.That(f.XenStore.ReadString(0, $"{fe}/trusted"), Is.EqualTo("1"), "libxl's default: trusted");
+            Assert.That(f.XenStore.ReadString(0, $"/local/domain/{info.DomId}/device/vbd/51728/trusted"), Is.EqualTo("0"));
         });
         Assert.That(f.Toolstack.ListDisks(info.DomId).Select(d => d.Vdev), Is.EqualTo(new[] { "xvda", "xvdb" }));
     }
