@@ -303,4 +303,30 @@ public class BlockTests
         Assert.That(r.Stdout, Does.Contain("blk: flushed\n"), r.ToString());
         Assert.That(FileSha256(fresh), Is.EqualTo(ExpectedSha256(1L << 20, 32)));
     }
+
+    [Test]
+    public void AHostileCFrontEndServedByADriverDomainGetsOnlyErrorsAndTheDriverDomainKeepsServing()
+    {
+        var dd = _xl.Run("create", _xl.Config("storage-fuzz", "name = \"storage-fuzz\"\ndriver_domain = 1\n"));
+        Assert.That(dd.ExitCode, Is.Zero, dd.ToString());
+        var fuzzImage = SparseImage("fuzz-dd", 4L << 20);
+        var fuzzCfg = _xl.GuestConfig("blkfuzz-dd", Path.Combine(Xl.GuestBuild, "tests", "blkfuzz"), memory: 32,
+            extra: $"disk = [ \"{fuzzImage},raw,xvda,rw,backend=storage-fuzz\" ]\nextra = \"rounds=600 seed=6\"\non_poweroff = \"destroy\"\non_crash = \"destroy\"\n");
+
+        var fuzz = _xl.Run(TimeSpan.FromSeconds(300), "create", "-c", fuzzCfg);
+        Assert.That(fuzz.Stdout, Does.Match(@"blkfuzz: [0-9]+ hostile requests: [0-9]+ errors, [0-9]+ unsupported, 0 okay, 0 lost\n"), fuzz.ToString());
+        Assert.That(fuzz.Stdout, Does.Contain("blkfuzz: back-end closed the ring after req_prod went backwards"), fuzz.ToString());
+        Assert.That(fuzz.Stdout, Does.Contain("blkfuzz: PASS\n"), fuzz.ToString());
+        var bytes = File.ReadAllBytes(fuzzImage);
+        Assert.That(bytes.Take(4096).Concat(bytes.Skip(8192)).All(b => b == 0), Is.True, "no hostile write landed");
+
+        // The driver domain is still there and serves the next guest.
+        Assert.That(ListedNames(), Does.Contain("storage-fuzz"));
+        var fresh = SparseImage("after-fuzz-dd", 1L << 20);
+        var create = _xl.Run(TimeSpan.FromSeconds(120), "create", "-c", Example, "name=\"blk-after-fuzz-dd\"",
+            $"disk=[\"{fresh},raw,xvda,rw,backend=storage-fuzz\"]", "extra=\"write seed=33\"");
+        Assert.That(create.Stdout, Does.Contain("blk: flushed\n"), create.ToString());
+        Assert.That(FileSha256(fresh), Is.EqualTo(ExpectedSha256(1L << 20, 33)));
+        Assert.That(_xl.Run("destroy", "storage-fuzz").ExitCode, Is.Zero);
+    }
 }
