@@ -29,6 +29,8 @@ public static class VmAssistOp
         switch ((uint)cmd)
         {
             case CmdEnable:
+                // Turning m2p_strict on gives every existing L4 the M2P (user bases lose it as they are installed).
+                if (type == TypeM2pStrict && !v.Domain.HasVmAssist(TypeM2pStrict)) v.Domain.Hypervisor.Mmu.FillRoMptOfAllL4s(v.Domain);
                 v.Domain.SetVmAssist((int)type, true);
                 return 0;
             case CmdDisable:

@@ -127,6 +127,7 @@ public sealed partial class PvMmu
             int rc = GetPageAndType(mfn, PageType.L4, d);
             if (rc != 0) return rc;
             DestroyShadowLdtLocked(v); // new_guest_cr3: the LDT is mapped again, through the new tables, on use
+            if (!M2pStrict(d)) FillRoMpt(mfn); // new_guest_cr3: a kernel base always maps the M2P
             v.GuestTableMfn = mfn;
             LoadCr3(v);
             if (old != 0) PutPageAndType(old);
@@ -147,6 +148,7 @@ public sealed partial class PvMmu
             {
                 int rc = GetPageAndType(mfn, PageType.L4, d);
                 if (rc != 0) return rc;
+                if (M2pStrict(d)) ZapRoMpt(mfn); // m2p_strict: user mode does not see the M2P
             }
             v.GuestTableUserMfn = mfn;
             if (!v.InKernelMode) LoadCr3(v);
@@ -467,6 +469,9 @@ public sealed partial class PvMmu
             }
             if (v.GuestTableMfn != 0) PutPageAndType(v.GuestTableMfn);
             if (v.GuestTableUserMfn != 0) PutPageAndType(v.GuestTableUserMfn);
+            // arch_set_info_guest: as new_guest_cr3 and MMUEXT_NEW_USER_BASEPTR for the two bases.
+            if (!M2pStrict(d)) FillRoMpt(kernelL4);
+            if (userL4 != 0 && M2pStrict(d)) ZapRoMpt(userL4);
             v.GuestTableMfn = kernelL4;
             v.GuestTableUserMfn = userL4;
             LoadCr3(v);
@@ -488,6 +493,7 @@ public sealed partial class PvMmu
         {
             rc = GetPageAndType(l4Mfn, PageType.L4, d);
             if (rc != 0) throw new HypervisorException(-rc, $"d{d.Id}: cannot take the bootstrap L4 as base (errno {-rc})");
+            if (!M2pStrict(d)) FillRoMpt(l4Mfn); // arch_set_info_guest's cr3, as new_guest_cr3
             if (v.GuestTableMfn != 0) PutPageAndType(v.GuestTableMfn);
             v.GuestTableMfn = l4Mfn;
             v.Registers.Cr3 = l4Mfn << 12;

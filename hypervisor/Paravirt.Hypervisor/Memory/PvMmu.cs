@@ -322,15 +322,43 @@ public sealed partial class PvMmu
             ulong adjusted = Adjust(level, e);
             if (adjusted != e) WriteEntry(mfn, i, adjusted, preserveAd: true);
         }
-        if (level == 4) FillXenSlots(mfn);
+        if (level == 4) FillXenSlots(mfn, roMpt: M2pStrict(d));
         return 0;
     }
 
-    /// <summary>init_xen_l4_slots: the hypervisor's part of every L4; only the read-only M2P is visible to the guest.</summary>
-    private void FillXenSlots(ulong l4Mfn)
+    /// <summary>
+    /// init_xen_l4_slots: the hypervisor's part of every L4; only the read-only M2P is visible to the guest. As in
+    /// promote_l4_table, a validated L4 carries the M2P only when the domain asked for VMASST_TYPE_m2p_strict;
+    /// otherwise it gains it when it becomes a kernel base (<see cref="FillRoMpt"/>).
+    /// </summary>
+    private void FillXenSlots(ulong l4Mfn, bool roMpt)
     {
         for (int i = FirstXenSlot; i <= LastXenSlot; i++)
-            WriteEntry(l4Mfn, i, i == M2pTable.L4Slot ? M2p.L4Entry : 0, preserveAd: false);
+            WriteEntry(l4Mfn, i, i == M2pTable.L4Slot && roMpt ? M2p.L4Entry : 0, preserveAd: false);
+    }
+
+    private static bool M2pStrict(Domain d) => d.HasVmAssist(Hypercalls.VmAssistOp.TypeM2pStrict);
+
+    /// <summary>fill_ro_mpt: give an L4 the read-only M2P slot if it has none; true if it was filled here.</summary>
+    internal bool FillRoMpt(ulong l4Mfn)
+    {
+        if (ReadEntry(l4Mfn, M2pTable.L4Slot) != 0) return false;
+        WriteEntry(l4Mfn, M2pTable.L4Slot, M2p.L4Entry, preserveAd: false);
+        return true;
+    }
+
+    /// <summary>zap_ro_mpt: take the read-only M2P out of an L4 (a user-mode base under m2p_strict).</summary>
+    internal void ZapRoMpt(ulong l4Mfn) => WriteEntry(l4Mfn, M2pTable.L4Slot, 0, preserveAd: false);
+
+    /// <summary>
+    /// Turning VMASST_TYPE_m2p_strict on: every L4 of the domain gets the M2P back (Xen walks the domain's pages and
+    /// fills each L4 until it meets one that already had it; filling all of them is the same end state).
+    /// </summary>
+    internal void FillRoMptOfAllL4s(Domain d)
+    {
+        lock (_lock)
+            foreach (var mfn in d.OwnedMemoryFrames())
+                if (_frames.Pages.TypeOf(mfn) == PageType.L4) FillRoMpt(mfn);
     }
 
     private void DevalidateTable(ulong mfn, int level)

@@ -102,7 +102,7 @@ internal class MmuextOpTests : MmuTestBase
         Write(l4, 256, (Spare(Dom, 1) << 12) | P | Rw);
         Write(l4, 260, (Spare(Peer, 0) << 12) | P | Rw);
         Assert.That(Mmuext(MmuextOp.PinL4Table, l4), Is.Zero);
-        Assert.That(Read(l4, 256), Is.EqualTo(Mmu.M2p.L4Entry));
+        Assert.That(Read(l4, 256), Is.Zero, "without m2p_strict the M2P comes only with use as a kernel base");
         Assert.That(Read(l4, 260), Is.Zero);
         Assert.That(Pages.RefCountOf(Spare(Dom, 1)), Is.Zero);
     }
@@ -150,6 +150,36 @@ internal class MmuextOpTests : MmuTestBase
         Assert.That(V.GuestTableUserMfn, Is.Zero);
         Assert.That(Pages.TypeCountOf(l4), Is.Zero);
         Assert.That(Mmuext(MmuextOp.NewUserBaseptr, Spare(Peer, 0)), Is.EqualTo(-XenErrno.EINVAL));
+    }
+
+    [Test]
+    public void WithoutM2pStrictAnL4GainsTheM2pOnlyWhenItBecomesAKernelBase()
+    {
+        ulong user = CloneL4(0), kernel = CloneL4(1);
+        Write(user, M2pTable.L4Slot, 0);
+        Write(kernel, M2pTable.L4Slot, 0);
+        Assert.That(Mmuext(MmuextOp.NewUserBaseptr, user), Is.Zero);
+        Assert.That(Read(user, M2pTable.L4Slot), Is.Zero, "promote_l4_table leaves slot 256 empty without m2p_strict");
+        Assert.That(Mmuext(MmuextOp.NewBaseptr, kernel), Is.Zero);
+        Assert.That(Read(kernel, M2pTable.L4Slot), Is.EqualTo(Mmu.M2p.L4Entry), "new_guest_cr3 fills it");
+    }
+
+    [Test]
+    public void WithM2pStrictEveryL4HasTheM2pButAUserBaseLosesIt()
+    {
+        ulong user = CloneL4(0), kernel = CloneL4(1);
+        Write(user, M2pTable.L4Slot, 0);
+        Write(kernel, M2pTable.L4Slot, 0);
+        Assert.That(Mmuext(MmuextOp.PinL4Table, kernel), Is.Zero);
+        Assert.That(Read(kernel, M2pTable.L4Slot), Is.Zero);
+        // Turning the assist on fills every L4 the domain has (the pinned one too).
+        Assert.That(Call(Hypercall.VmAssist, VmAssistOp.CmdEnable, VmAssistOp.TypeM2pStrict), Is.Zero);
+        Assert.That(Read(kernel, M2pTable.L4Slot), Is.EqualTo(Mmu.M2p.L4Entry));
+        Assert.That(Mmuext(MmuextOp.NewUserBaseptr, user), Is.Zero);
+        Assert.That(Read(user, M2pTable.L4Slot), Is.Zero, "zap_ro_mpt: user mode does not see the M2P");
+        Assert.That(Mmuext(MmuextOp.NewBaseptr, kernel), Is.Zero);
+        Assert.That(Read(kernel, M2pTable.L4Slot), Is.EqualTo(Mmu.M2p.L4Entry));
+        PageTypeInvariants.Check(F.Hv, [Dom, Peer]);
     }
 
     [Test]
