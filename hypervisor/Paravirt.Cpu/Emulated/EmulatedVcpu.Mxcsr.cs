@@ -1,4 +1,6 @@
 using System.Runtime.Intrinsics;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 using static Paravirt.Cpu.Emulated.SseExceptions;
 
@@ -10,7 +12,28 @@ namespace Paravirt.Cpu.Emulated;
 /// </summary>
 public sealed partial class EmulatedVcpu
 {
-    private void SseFlags(uint flags) => Registers.Mxcsr |= flags;
+    /// <summary>
+    /// Records the flags of one whole instruction before its destination is written. A flag whose mask bit
+    /// (flag &lt;&lt; 7) is clear delivers #XM (vector 19; PV guests run with CR4.OSXMMEXCPT set) with nothing
+    /// written; if the unmasked one is IE, DE or ZE (pre-computation), only those flags are reported, from every
+    /// lane, as on hardware.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SseFlags(uint flags)
+    {
+        uint mx = Registers.Mxcsr;
+        if ((flags & ~(mx >> 7) & All) != 0) RaiseSimd(flags);
+        Registers.Mxcsr = mx | flags;
+    }
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private void RaiseSimd(uint flags)
+    {
+        uint unmasked = flags & ~(Registers.Mxcsr >> 7) & All;
+        if ((unmasked & (IE | DE | ZE)) != 0) flags &= IE | DE | ZE;
+        Registers.Mxcsr |= flags;
+        throw _fault.Set(ExceptionVector.SimdFloatingPoint, 0, false, 0);
+    }
 
     private void ArithSd(int r, Arith op, double a, double b)
     {
@@ -35,10 +58,19 @@ public sealed partial class EmulatedVcpu
     /// <summary>cvt(t)s*2si: rounded is v rounded to an integral value (by truncation or MXCSR.RC).</summary>
     private ulong ConvertToInt(double v, double rounded, int size)
     {
+        uint f = 0;
+        ulong result = ConvertToInt(v, rounded, size, ref f);
+        SseFlags(f);
+        return result;
+    }
+
+    /// <summary>One lane of a packed conversion: flags accumulate in <paramref name="flags"/>.</summary>
+    private static ulong ConvertToInt(double v, double rounded, int size, ref uint flags)
+    {
         bool indefinite = size == 4
             ? !(rounded > -2147483649.0 && rounded < 2147483648.0)
             : !(rounded >= -9223372036854775808.0 && rounded < 9223372036854775808.0);
-        SseFlags(ToInteger(v, rounded, indefinite));
+        flags |= ToInteger(v, rounded, indefinite);
         return size == 4 ? TruncateTo32(rounded) : TruncateTo64(rounded);
     }
 

@@ -370,7 +370,7 @@ public sealed unsafe partial class EmulatedVcpu
             case Code.Cvtsd2ss_xmm_xmmm64:
             {
                 double v = SrcSd(ref d); float f = (float)v;
-                SseFlags(SseExceptions.DoubleToSingle(v, f));
+                SseFlags(SseExceptions.DoubleToSingle(v, f, Registers.Mxcsr));
                 SetSs(r, f);
                 return;
             }

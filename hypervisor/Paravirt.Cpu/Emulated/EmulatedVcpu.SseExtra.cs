@@ -146,14 +146,18 @@ public sealed unsafe partial class EmulatedVcpu
             {
                 float* s = (float*)b; uint* ro = (uint*)o;
                 bool truncate = d.Code == Code.Cvttps2dq_xmm_xmmm128;
-                for (int i = 0; i < 4; i++) ro[i] = (uint)ConvertToInt(s[i], truncate ? Math.Truncate(s[i]) : RoundMxcsr(s[i]), 4);
+                uint f = 0;
+                for (int i = 0; i < 4; i++) ro[i] = (uint)ConvertToInt(s[i], truncate ? Math.Truncate(s[i]) : RoundMxcsr(s[i]), 4, ref f);
+                SseFlags(f);
                 break;
             }
             case Code.Cvttpd2dq_xmm_xmmm128: case Code.Cvtpd2dq_xmm_xmmm128:
             {
                 double* s = (double*)b; uint* ro = (uint*)o;
                 bool truncate = d.Code == Code.Cvttpd2dq_xmm_xmmm128;
-                for (int i = 0; i < 2; i++) ro[i] = (uint)ConvertToInt(s[i], truncate ? Math.Truncate(s[i]) : RoundMxcsr(s[i]), 4);
+                uint f = 0;
+                for (int i = 0; i < 2; i++) ro[i] = (uint)ConvertToInt(s[i], truncate ? Math.Truncate(s[i]) : RoundMxcsr(s[i]), 4, ref f);
+                SseFlags(f);
                 o[1] = 0;
                 break;
             }
@@ -161,7 +165,8 @@ public sealed unsafe partial class EmulatedVcpu
             {
                 double* s = (double*)b; float* ro = (float*)o;
                 ro[0] = (float)s[0]; ro[1] = (float)s[1];
-                SseFlags(SseExceptions.DoubleToSingle(s[0], ro[0]) | SseExceptions.DoubleToSingle(s[1], ro[1]));
+                SseFlags(SseExceptions.DoubleToSingle(s[0], ro[0], Registers.Mxcsr)
+                    | SseExceptions.DoubleToSingle(s[1], ro[1], Registers.Mxcsr));
                 o[1] = 0;
                 break;
             }

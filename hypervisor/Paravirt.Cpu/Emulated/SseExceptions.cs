@@ -16,6 +16,9 @@ public static class SseExceptions
 {
     public const uint IE = 1, DE = 2, ZE = 4, OE = 8, UE = 16, PE = 32, All = 0x3F;
 
+    /// <summary>MXCSR.UM: with it clear, a tiny result reports UE even when exact.</summary>
+    private const uint UeMask = 0x800;
+
     public enum Arith : byte { Add, Sub, Mul, Div, Sqrt }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -38,6 +41,9 @@ public static class SseExceptions
         uint f = double.IsSubnormal(a) || double.IsSubnormal(b) ? DE : 0;
         if (!double.IsFinite(a) || !double.IsFinite(b)) return f;
         if (double.IsInfinity(r)) return f | OE | PE;
+        // Sums in the subnormal range are exact: tiny (UE) only matters when UE is unmasked.
+        bool ueTrap = (have & UeMask) == 0;
+        if (ueTrap && op is Arith.Add or Arith.Sub && double.IsSubnormal(r)) return f | UE;
         // Fast path: PE already set and no underflow possible (add/sub/sqrt never underflow).
         if ((have & PE) != 0 && (op is Arith.Add or Arith.Sub or Arith.Sqrt || Math.Abs(r) >= Near)) return f;
         switch (op)
@@ -52,11 +58,11 @@ public static class SseExceptions
             case Arith.Mul:
                 if (Math.Abs(r) >= Near) return Math.FusedMultiplyAdd(a, b, -r) != 0 ? f | PE : f;
                 if (a == 0 || b == 0) return f;
-                return f | Scaled(Math.ScaleB(a, -Math.ILogB(a)), Math.ScaleB(b, -Math.ILogB(b)), Math.ILogB(a) + Math.ILogB(b), r, mul: true);
+                return f | Scaled(Math.ScaleB(a, -Math.ILogB(a)), Math.ScaleB(b, -Math.ILogB(b)), Math.ILogB(a) + Math.ILogB(b), r, mul: true, ueTrap);
             case Arith.Div:
                 if (Math.Abs(r) >= Near && Math.Abs(a) >= Near) return Math.FusedMultiplyAdd(-r, b, a) != 0 ? f | PE : f;
                 if (a == 0) return f;
-                return f | Scaled(Math.ScaleB(a, -Math.ILogB(a)), Math.ScaleB(b, -Math.ILogB(b)), Math.ILogB(a) - Math.ILogB(b), r, mul: false);
+                return f | Scaled(Math.ScaleB(a, -Math.ILogB(a)), Math.ScaleB(b, -Math.ILogB(b)), Math.ILogB(a) - Math.ILogB(b), r, mul: false, ueTrap);
             default:
             {
                 // sqrt never underflows; rescale a small radicand by an even power so the remainder stays exact.
@@ -69,13 +75,15 @@ public static class SseExceptions
     }
 
     /// <summary>mul/div with mantissas ma, mb in [1, 2) and exponent e of the exact result: tininess with an
-    /// unbounded exponent, and whether the subnormal-range result r lost bits.</summary>
-    private static uint Scaled(double ma, double mb, int e, double r, bool mul)
+    /// unbounded exponent, and whether the subnormal-range result r lost bits. With UE unmasked an exact tiny
+    /// result reports UE too, as on hardware.</summary>
+    private static uint Scaled(double ma, double mb, int e, double r, bool mul, bool ueTrap)
     {
         double m = mul ? ma * mb : ma / mb;
         bool exact = mul ? Math.FusedMultiplyAdd(ma, mb, -m) == 0 : Math.FusedMultiplyAdd(-m, mb, ma) == 0;
-        if (exact && Math.ScaleB(r, -e) == m) return 0;
-        return Math.ILogB(m) + e < -1022 ? UE | PE : PE;
+        bool tiny = Math.ILogB(m) + e < -1022;
+        if (exact && Math.ScaleB(r, -e) == m) return ueTrap && tiny ? UE : 0;
+        return tiny ? UE | PE : PE;
     }
 
     /// <summary>Flags of binary32 <paramref name="op"/> on a and b (sqrt: b only) whose round-to-nearest result is r.
@@ -107,15 +115,16 @@ public static class SseExceptions
             case Arith.Div: d = da / db; inexact = Math.FusedMultiplyAdd(-d, db, da) != 0; break;
             default: d = Math.Sqrt(db); inexact = Math.FusedMultiplyAdd(-d, d, db) != 0; break;
         }
-        return f | Narrowed(d, r, inexact);
+        return f | Narrowed(d, r, inexact, have);
     }
 
     /// <summary>Flags of rounding the binary64 value d (already inexact if <paramref name="inexact"/>) to the
     /// binary32 r: overflow, underflow (tiny after rounding with an unbounded exponent, and inexact), inexact.</summary>
-    public static uint Narrowed(double d, float r, bool inexact)
+    public static uint Narrowed(double d, float r, bool inexact, uint have)
     {
         if (float.IsInfinity(r) && !double.IsInfinity(d)) return OE | PE;
-        if (!inexact && r == d) return 0;
+        if (!inexact && r == d)
+            return (have & UeMask) == 0 && r != 0 && Math.Abs(r) < 1.1754943508222875e-38f ? UE : 0;
         // Tiny: rounded to 24 bits with an unbounded exponent, below 2^-126 (scaled by 2^64 so the rounding is normal).
         if (Math.Abs(r) <= 1.1754943508222875e-38 && Math.Abs((double)(float)(d * 18446744073709551616.0)) < 1.1754943508222875e-38 * 18446744073709551616.0)
             return UE | PE;
@@ -123,12 +132,12 @@ public static class SseExceptions
     }
 
     /// <summary>cvtsd2ss flags.</summary>
-    public static uint DoubleToSingle(double d, float r)
+    public static uint DoubleToSingle(double d, float r, uint have)
     {
         if (double.IsNaN(d)) return IsSnan(d) ? IE : 0;
         uint f = double.IsSubnormal(d) ? DE : 0;
         if (double.IsInfinity(d)) return 0;
-        return f | Narrowed(d, r, false);
+        return f | Narrowed(d, r, false, have);
     }
 
     /// <summary>cvtss2sd flags (always exact).</summary>

@@ -6,7 +6,7 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Paravirt.Cpu.Tests.Emulated;
 
 /// <summary>
-/// MXCSR exception status flags of SSE/SSE2 floating point. Expected flags were read from hardware (_mm_getcsr after
+/// MXCSR exception status flags and #XM of SSE/SSE2 floating point. Expected flags were read from hardware (_mm_getcsr after
 /// each operation, MXCSR 0x1F80): IE 01, DE 02, ZE 04, OE 08, UE 10, PE 20.
 /// </summary>
 public class MxcsrFlagTests
@@ -32,6 +32,7 @@ public class MxcsrFlagTests
         ["cvtdq2ps"] = a => a.cvtdq2ps(xmm1, xmm2), ["cvttps2dq"] = a => a.cvttps2dq(xmm1, xmm2),
         ["cvtpd2ps"] = a => a.cvtpd2ps(xmm1, xmm2), ["cvtps2pd"] = a => a.cvtps2pd(xmm1, xmm2),
         ["cvtpd2dq"] = a => a.cvtpd2dq(xmm1, xmm2),
+        ["divpd"] = a => a.divpd(xmm1, xmm2), ["sqrtpd"] = a => a.sqrtpd(xmm1, xmm2),
         ["cvttsd2si"] = a => a.cvttsd2si(eax, xmm2), ["cvtsd2si64"] = a => a.cvtsd2si(rax, xmm2),
     };
 
@@ -119,6 +120,42 @@ public class MxcsrFlagTests
     public void OperationRaisesTheHardwareStatusFlags(string op, ulong a, ulong b, uint expected)
     {
         Assert.That(Run(op, a, b), Is.EqualTo(expected));
+    }
+
+    private static IEnumerable<TestCaseData> TrapCases()
+    {
+        // (op, a in both lanes, b low lane, b high lane, MXCSR before, MXCSR the handler sees): read from hardware
+        // in a SIGFPE handler (the saved MXCSR), destination left untouched in every case.
+        yield return new TestCaseData("divsd", D(1), 0UL, 0UL, 0x1D80u, 0x1D84u).SetName("UnmaskedDivideByZeroRaisesSimdException");
+        yield return new TestCaseData("addsd", D(1), D(1e-20), D(1e-20), 0x0F80u, 0x0FA0u).SetName("UnmaskedInexactRaisesSimdException");
+        yield return new TestCaseData("divpd", D(1), 0UL, D(3), 0x1D80u, 0x1D84u).SetName("UnmaskedPreComputationExceptionSuppressesOtherLanesPostComputationFlags");
+        yield return new TestCaseData("divpd", D(1), 0UL, D(3), 0x0F80u, 0x0FA4u).SetName("UnmaskedInexactReportsEveryLanesFlags");
+        yield return new TestCaseData("mulsd", MinNormal, D(0.5), D(0.5), 0x1780u, 0x1790u).SetName("UnmaskedUnderflowTrapsOnExactTinyResult");
+        yield return new TestCaseData("mulsd", D(1e-200), D(1e-200), D(1e-200), 0x1780u, 0x17B0u).SetName("UnmaskedUnderflowOfInexactResultReportsInexactToo");
+        yield return new TestCaseData("mulsd", D(1e308), D(1e308), D(1e308), 0x1B80u, 0x1BA8u).SetName("UnmaskedOverflowReportsOverflowAndInexact");
+        yield return new TestCaseData("sqrtpd", 0UL, D(-1), D(2), 0x1F00u, 0x1F01u).SetName("UnmaskedInvalidDropsInexactOfOtherLane");
+        yield return new TestCaseData("addsd", D(1), Den, Den, 0x1E80u, 0x1E82u).SetName("UnmaskedDenormalReportsOnlyDenormal");
+    }
+
+    [TestCaseSource(nameof(TrapCases))]
+    public void UnmaskedExceptionDeliversSimdFloatingPointFaultWithoutWriting(string op, ulong a, ulong bLo, ulong bHi, uint mxcsr, uint expected)
+    {
+        using var m = new GuestMachine();
+        m.Load(asm => { Ops[op](asm); asm.int3(); });
+        m.Regs.Mxcsr = mxcsr;
+        m.Regs.Xmm[2] = a; m.Regs.Xmm[3] = a;
+        m.Regs.Xmm[4] = bLo; m.Regs.Xmm[5] = bHi;
+        var exit = m.Run();
+        Assert.That(exit.Vector, Is.EqualTo(ExceptionVector.SimdFloatingPoint));
+        Assert.That(m.Regs.Rip, Is.EqualTo(GuestMachine.CodeBase), "restartable");
+        Assert.That(m.Regs.Mxcsr, Is.EqualTo(expected));
+        Assert.That((m.Regs.Xmm[2], m.Regs.Xmm[3]), Is.EqualTo((a, a)), "destination not written");
+    }
+
+    [Test]
+    public void UnmaskedExceptionThatDoesNotOccurDoesNotTrap()
+    {
+        Assert.That(Run("divsd", D(1), D(4), 0x0000), Is.EqualTo(0u));
     }
 
     [Test]
