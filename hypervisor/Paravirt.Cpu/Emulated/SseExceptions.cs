@@ -82,7 +82,9 @@ public static class SseExceptions
         double m = mul ? ma * mb : ma / mb;
         bool exact = mul ? Math.FusedMultiplyAdd(ma, mb, -m) == 0 : Math.FusedMultiplyAdd(-m, mb, ma) == 0;
         bool tiny = Math.ILogB(m) + e < -1022;
-        if (exact && Math.ScaleB(r, -e) == m) return ueTrap && tiny ? UE : 0;
+        // With UE unmasked a tiny result traps and PE tells whether the unbounded-exponent result is inexact.
+        if (ueTrap && tiny) return exact ? UE : UE | PE;
+        if (exact && Math.ScaleB(r, -e) == m) return 0;
         return tiny ? UE | PE : PE;
     }
 
@@ -123,12 +125,16 @@ public static class SseExceptions
     public static uint Narrowed(double d, float r, bool inexact, uint have)
     {
         if (float.IsInfinity(r) && !double.IsInfinity(d)) return OE | PE;
-        if (!inexact && r == d)
-            return (have & UeMask) == 0 && r != 0 && Math.Abs(r) < 1.1754943508222875e-38f ? UE : 0;
-        // Tiny: rounded to 24 bits with an unbounded exponent, below 2^-126 (scaled by 2^64 so the rounding is normal).
-        if (Math.Abs(r) <= 1.1754943508222875e-38 && Math.Abs((double)(float)(d * 18446744073709551616.0)) < 1.1754943508222875e-38 * 18446744073709551616.0)
-            return UE | PE;
-        return PE;
+        if (!inexact && r == d && (r == 0 || Math.Abs(r) >= 1.1754943508222875e-38f || (have & UeMask) != 0)) return 0;
+        if (Math.Abs(r) > 1.1754943508222875e-38f) return PE;
+        // Tiny: rounded to 24 bits with an unbounded exponent (the mantissa, in [1, 2), rounded alone), below
+        // 2^-126. With UE unmasked a tiny result traps and PE tells whether that unbounded result is inexact.
+        int e = Math.ILogB(d);
+        double m = Math.ScaleB(d, -e);
+        float t = (float)m;
+        if (e + (Math.Abs(t) >= 2 ? 1 : 0) >= -126) return PE;
+        if ((have & UeMask) == 0) return inexact || t != m ? UE | PE : UE;
+        return UE | PE;
     }
 
     /// <summary>cvtsd2ss flags.</summary>

@@ -132,6 +132,8 @@ public class MxcsrFlagTests
         yield return new TestCaseData("divpd", D(1), 0UL, D(3), 0x0F80u, 0x0FA4u).SetName("UnmaskedInexactReportsEveryLanesFlags");
         yield return new TestCaseData("mulsd", MinNormal, D(0.5), D(0.5), 0x1780u, 0x1790u).SetName("UnmaskedUnderflowTrapsOnExactTinyResult");
         yield return new TestCaseData("mulsd", D(1e-200), D(1e-200), D(1e-200), 0x1780u, 0x17B0u).SetName("UnmaskedUnderflowOfInexactResultReportsInexactToo");
+        yield return new TestCaseData("mulsd", 0x1F6C_294C_6900_0000UL, 0x9FD2_4440_0000_0000UL, 0x9FD2_4440_0000_0000UL, 0x1780u, 0x1790u).SetName("UnmaskedUnderflowJudgesInexactOnTheUnboundedResult");
+        yield return new TestCaseData("cvtsd2ss", 0UL, 0x21UL, 0x21UL, 0x1780u, 0x1792u).SetName("UnmaskedUnderflowOfNarrowedDenormalIsExactAtUnboundedExponent");
         yield return new TestCaseData("mulsd", D(1e308), D(1e308), D(1e308), 0x1B80u, 0x1BA8u).SetName("UnmaskedOverflowReportsOverflowAndInexact");
         yield return new TestCaseData("sqrtpd", 0UL, D(-1), D(2), 0x1F00u, 0x1F01u).SetName("UnmaskedInvalidDropsInexactOfOtherLane");
         yield return new TestCaseData("addsd", D(1), Den, Den, 0x1E80u, 0x1E82u).SetName("UnmaskedDenormalReportsOnlyDenormal");
