@@ -27,9 +27,8 @@ public static class SseExceptions
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsSnan(float v) => float.IsNaN(v) && (BitConverter.SingleToUInt32Bits(v) & (1u << 22)) == 0;
 
-    private const double Near = 1.0 / (1UL << 60) / (1UL << 60) / (1UL << 60) / (1UL << 60) / (1UL << 60)
-        / (1UL << 60) / (1UL << 60) / (1UL << 60) / (1UL << 60) / (1UL << 60) / (1UL << 60) / (1UL << 60)
-        / (1UL << 60) / (1UL << 60) / (1UL << 60) / (1UL << 60); // 2^-960
+    /// <summary>2^-960: results at or above it cannot be tiny and leave room for an exact fma error term.</summary>
+    private static readonly double Near = BitConverter.UInt64BitsToDouble(0x03F0_0000_0000_0000);
 
     /// <summary>Flags of binary64 <paramref name="op"/> on a and b (sqrt: b only) whose round-to-nearest result is r.</summary>
     public static uint Double(Arith op, double a, double b, double r, uint have)
