@@ -269,6 +269,7 @@ public sealed unsafe partial class EmulatedVcpu
             case Code.Maxpd_xmm_xmmm128: v = Vector128.ConditionalSelect(Vector128.GreaterThan(ad, bd), ad, bd).AsUInt64(); break;
             default: RaiseUnimplemented(); return;
         }
+        SseFlags(PackedFlags(d.Code, a, b, v));
         x[r] = v.GetElement(0);
         x[r + 1] = v.GetElement(1);
     }
@@ -313,44 +314,82 @@ public sealed unsafe partial class EmulatedVcpu
                 else Write(Ea(ref d), 4, (uint)x[d.Reg1 * 2]);
                 return;
 
-            case Code.Addsd_xmm_xmmm64: SetSd(r, Sd(r) + SrcSd(ref d)); return;
-            case Code.Subsd_xmm_xmmm64: SetSd(r, Sd(r) - SrcSd(ref d)); return;
-            case Code.Mulsd_xmm_xmmm64: SetSd(r, Sd(r) * SrcSd(ref d)); return;
-            case Code.Divsd_xmm_xmmm64: SetSd(r, Sd(r) / SrcSd(ref d)); return;
-            case Code.Sqrtsd_xmm_xmmm64: SetSd(r, Math.Sqrt(SrcSd(ref d))); return;
+            case Code.Addsd_xmm_xmmm64: ArithSd(r, SseExceptions.Arith.Add, Sd(r), SrcSd(ref d)); return;
+            case Code.Subsd_xmm_xmmm64: ArithSd(r, SseExceptions.Arith.Sub, Sd(r), SrcSd(ref d)); return;
+            case Code.Mulsd_xmm_xmmm64: ArithSd(r, SseExceptions.Arith.Mul, Sd(r), SrcSd(ref d)); return;
+            case Code.Divsd_xmm_xmmm64: ArithSd(r, SseExceptions.Arith.Div, Sd(r), SrcSd(ref d)); return;
+            case Code.Sqrtsd_xmm_xmmm64: ArithSd(r, SseExceptions.Arith.Sqrt, 0, SrcSd(ref d)); return;
             // min/max return the source when either is NaN or both are zero (SDM vol. 2, MINSD/MAXSD).
-            case Code.Minsd_xmm_xmmm64: { double a = Sd(r), b = SrcSd(ref d); SetSd(r, a < b ? a : b); return; }
-            case Code.Maxsd_xmm_xmmm64: { double a = Sd(r), b = SrcSd(ref d); SetSd(r, a > b ? a : b); return; }
-            case Code.Addss_xmm_xmmm32: SetSs(r, Ss(r) + SrcSs(ref d)); return;
-            case Code.Subss_xmm_xmmm32: SetSs(r, Ss(r) - SrcSs(ref d)); return;
-            case Code.Mulss_xmm_xmmm32: SetSs(r, Ss(r) * SrcSs(ref d)); return;
-            case Code.Divss_xmm_xmmm32: SetSs(r, Ss(r) / SrcSs(ref d)); return;
-            case Code.Sqrtss_xmm_xmmm32: SetSs(r, MathF.Sqrt(SrcSs(ref d))); return;
-            case Code.Minss_xmm_xmmm32: { float a = Ss(r), b = SrcSs(ref d); SetSs(r, a < b ? a : b); return; }
-            case Code.Maxss_xmm_xmmm32: { float a = Ss(r), b = SrcSs(ref d); SetSs(r, a > b ? a : b); return; }
+            case Code.Minsd_xmm_xmmm64: { double a = Sd(r), b = SrcSd(ref d); SseFlags(SseExceptions.Compare(a, b, true)); SetSd(r, a < b ? a : b); return; }
+            case Code.Maxsd_xmm_xmmm64: { double a = Sd(r), b = SrcSd(ref d); SseFlags(SseExceptions.Compare(a, b, true)); SetSd(r, a > b ? a : b); return; }
+            case Code.Addss_xmm_xmmm32: ArithSs(r, SseExceptions.Arith.Add, Ss(r), SrcSs(ref d)); return;
+            case Code.Subss_xmm_xmmm32: ArithSs(r, SseExceptions.Arith.Sub, Ss(r), SrcSs(ref d)); return;
+            case Code.Mulss_xmm_xmmm32: ArithSs(r, SseExceptions.Arith.Mul, Ss(r), SrcSs(ref d)); return;
+            case Code.Divss_xmm_xmmm32: ArithSs(r, SseExceptions.Arith.Div, Ss(r), SrcSs(ref d)); return;
+            case Code.Sqrtss_xmm_xmmm32: ArithSs(r, SseExceptions.Arith.Sqrt, 0, SrcSs(ref d)); return;
+            case Code.Minss_xmm_xmmm32: { float a = Ss(r), b = SrcSs(ref d); SseFlags(SseExceptions.Compare(a, b, true)); SetSs(r, a < b ? a : b); return; }
+            case Code.Maxss_xmm_xmmm32: { float a = Ss(r), b = SrcSs(ref d); SseFlags(SseExceptions.Compare(a, b, true)); SetSs(r, a > b ? a : b); return; }
 
             case Code.Comisd_xmm_xmmm64: case Code.Ucomisd_xmm_xmmm64:
-                CompareFlags(Sd(r), SrcSd(ref d));
+            {
+                double a = Sd(r), b = SrcSd(ref d);
+                SseFlags(SseExceptions.Compare(a, b, d.Code == Code.Comisd_xmm_xmmm64));
+                CompareFlags(a, b);
                 return;
+            }
             case Code.Comiss_xmm_xmmm32: case Code.Ucomiss_xmm_xmmm32:
-                CompareFlags(Ss(r), SrcSs(ref d));
+            {
+                float a = Ss(r), b = SrcSs(ref d);
+                SseFlags(SseExceptions.Compare(a, b, d.Code == Code.Comiss_xmm_xmmm32));
+                CompareFlags(a, b);
                 return;
+            }
 
             case Code.Cvtsi2sd_xmm_rm32: SetSd(r, (int)Source1(ref d, 4)); return;
-            case Code.Cvtsi2sd_xmm_rm64: SetSd(r, (long)Source1(ref d, 8)); return;
-            case Code.Cvtsi2ss_xmm_rm32: SetSs(r, (int)Source1(ref d, 4)); return;
-            case Code.Cvtsi2ss_xmm_rm64: SetSs(r, (long)Source1(ref d, 8)); return;
-            case Code.Cvtsd2ss_xmm_xmmm64: SetSs(r, (float)SrcSd(ref d)); return;
-            case Code.Cvtss2sd_xmm_xmmm32: SetSd(r, SrcSs(ref d)); return;
-            case Code.Cvttsd2si_r32_xmmm64: SetReg(d.Reg0, 4, TruncateTo32(SrcSd(ref d))); return;
-            case Code.Cvttsd2si_r64_xmmm64: SetReg(d.Reg0, 8, TruncateTo64(SrcSd(ref d))); return;
-            case Code.Cvttss2si_r32_xmmm32: SetReg(d.Reg0, 4, TruncateTo32(SrcSs(ref d))); return;
-            case Code.Cvttss2si_r64_xmmm32: SetReg(d.Reg0, 8, TruncateTo64(SrcSs(ref d))); return;
+            case Code.Cvtsi2sd_xmm_rm64:
+            {
+                long v = (long)Source1(ref d, 8); double f = v;
+                SseFlags(Int64ToDoubleFlags(v, f));
+                SetSd(r, f);
+                return;
+            }
+            case Code.Cvtsi2ss_xmm_rm32:
+            {
+                int v = (int)Source1(ref d, 4); float f = v;
+                SseFlags((double)f != v ? SseExceptions.PE : 0);
+                SetSs(r, f);
+                return;
+            }
+            case Code.Cvtsi2ss_xmm_rm64:
+            {
+                long v = (long)Source1(ref d, 8); float f = v;
+                SseFlags(Int64ToSingleFlags(v, f));
+                SetSs(r, f);
+                return;
+            }
+            case Code.Cvtsd2ss_xmm_xmmm64:
+            {
+                double v = SrcSd(ref d); float f = (float)v;
+                SseFlags(SseExceptions.DoubleToSingle(v, f, Registers.Mxcsr));
+                SetSs(r, f);
+                return;
+            }
+            case Code.Cvtss2sd_xmm_xmmm32:
+            {
+                float v = SrcSs(ref d);
+                SseFlags(SseExceptions.SingleToDouble(v));
+                SetSd(r, v);
+                return;
+            }
+            case Code.Cvttsd2si_r32_xmmm64: { double v = SrcSd(ref d); SetReg(d.Reg0, 4, ConvertToInt(v, Math.Truncate(v), 4)); return; }
+            case Code.Cvttsd2si_r64_xmmm64: { double v = SrcSd(ref d); SetReg(d.Reg0, 8, ConvertToInt(v, Math.Truncate(v), 8)); return; }
+            case Code.Cvttss2si_r32_xmmm32: { double v = SrcSs(ref d); SetReg(d.Reg0, 4, ConvertToInt(v, Math.Truncate(v), 4)); return; }
+            case Code.Cvttss2si_r64_xmmm32: { double v = SrcSs(ref d); SetReg(d.Reg0, 8, ConvertToInt(v, Math.Truncate(v), 8)); return; }
             // cvt*2si round as MXCSR.RC says, then convert like the truncating forms.
-            case Code.Cvtsd2si_r32_xmmm64: SetReg(d.Reg0, 4, TruncateTo32(RoundMxcsr(SrcSd(ref d)))); return;
-            case Code.Cvtsd2si_r64_xmmm64: SetReg(d.Reg0, 8, TruncateTo64(RoundMxcsr(SrcSd(ref d)))); return;
-            case Code.Cvtss2si_r32_xmmm32: SetReg(d.Reg0, 4, TruncateTo32(RoundMxcsr(SrcSs(ref d)))); return;
-            case Code.Cvtss2si_r64_xmmm32: SetReg(d.Reg0, 8, TruncateTo64(RoundMxcsr(SrcSs(ref d)))); return;
+            case Code.Cvtsd2si_r32_xmmm64: { double v = SrcSd(ref d); SetReg(d.Reg0, 4, ConvertToInt(v, RoundMxcsr(v), 4)); return; }
+            case Code.Cvtsd2si_r64_xmmm64: { double v = SrcSd(ref d); SetReg(d.Reg0, 8, ConvertToInt(v, RoundMxcsr(v), 8)); return; }
+            case Code.Cvtss2si_r32_xmmm32: { double v = SrcSs(ref d); SetReg(d.Reg0, 4, ConvertToInt(v, RoundMxcsr(v), 4)); return; }
+            case Code.Cvtss2si_r64_xmmm32: { double v = SrcSs(ref d); SetReg(d.Reg0, 8, ConvertToInt(v, RoundMxcsr(v), 8)); return; }
             default:
                 RaiseUnimplemented();
                 return;

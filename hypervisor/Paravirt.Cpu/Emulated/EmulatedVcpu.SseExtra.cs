@@ -43,6 +43,7 @@ public sealed unsafe partial class EmulatedVcpu
             case Code.Cmpss_xmm_xmmm32_imm8:
             {
                 float fa = Ss(r), fb = SrcSs(ref d);
+                SseFlags(SseExceptions.Compare(fa, fb, SignallingPredicate((int)d.Immediate)));
                 bool t = ComparePredicate(fa, fb, (int)d.Immediate);
                 x[r] = (x[r] & ~0xFFFF_FFFFUL) | (t ? 0xFFFF_FFFFUL : 0);
                 return;
@@ -50,6 +51,7 @@ public sealed unsafe partial class EmulatedVcpu
             case Code.Cmpsd_xmm_xmmm64_imm8:
             {
                 double da = Sd(r), db = SrcSd(ref d);
+                SseFlags(SseExceptions.Compare(da, db, SignallingPredicate((int)d.Immediate)));
                 x[r] = ComparePredicate(da, db, (int)d.Immediate) ? ulong.MaxValue : 0;
                 return;
             }
@@ -65,6 +67,8 @@ public sealed unsafe partial class EmulatedVcpu
             case Code.Cvtps2pd_xmm_xmmm64:
             {
                 ulong s = Source64(ref d);
+                SseFlags(SseExceptions.SingleToDouble(BitConverter.UInt32BitsToSingle((uint)s))
+                    | SseExceptions.SingleToDouble(BitConverter.UInt32BitsToSingle((uint)(s >> 32))));
                 x[r] = BitConverter.DoubleToUInt64Bits(BitConverter.UInt32BitsToSingle((uint)s));
                 x[r + 1] = BitConverter.DoubleToUInt64Bits(BitConverter.UInt32BitsToSingle((uint)(s >> 32)));
                 return;
@@ -84,13 +88,25 @@ public sealed unsafe partial class EmulatedVcpu
             case Code.Cmpps_xmm_xmmm128_imm8:
             {
                 float* fa = (float*)a, fb = (float*)b; uint* ro = (uint*)o;
-                for (int i = 0; i < 4; i++) ro[i] = ComparePredicate(fa[i], fb[i], imm) ? uint.MaxValue : 0;
+                uint f = 0;
+                for (int i = 0; i < 4; i++)
+                {
+                    f |= SseExceptions.Compare(fa[i], fb[i], SignallingPredicate(imm));
+                    ro[i] = ComparePredicate(fa[i], fb[i], imm) ? uint.MaxValue : 0;
+                }
+                SseFlags(f);
                 break;
             }
             case Code.Cmppd_xmm_xmmm128_imm8:
             {
                 double* fa = (double*)a, fb = (double*)b;
-                for (int i = 0; i < 2; i++) o[i] = ComparePredicate(fa[i], fb[i], imm) ? ulong.MaxValue : 0;
+                uint f = 0;
+                for (int i = 0; i < 2; i++)
+                {
+                    f |= SseExceptions.Compare(fa[i], fb[i], SignallingPredicate(imm));
+                    o[i] = ComparePredicate(fa[i], fb[i], imm) ? ulong.MaxValue : 0;
+                }
+                SseFlags(f);
                 break;
             }
             case Code.Shufps_xmm_xmmm128_imm8:
@@ -121,21 +137,27 @@ public sealed unsafe partial class EmulatedVcpu
             case Code.Cvtdq2ps_xmm_xmmm128:
             {
                 int* s = (int*)b; float* ro = (float*)o;
-                for (int i = 0; i < 4; i++) ro[i] = s[i];
+                uint f = 0;
+                for (int i = 0; i < 4; i++) { ro[i] = s[i]; if (ro[i] != (double)s[i]) f = SseExceptions.PE; }
+                SseFlags(f);
                 break;
             }
             case Code.Cvttps2dq_xmm_xmmm128: case Code.Cvtps2dq_xmm_xmmm128:
             {
                 float* s = (float*)b; uint* ro = (uint*)o;
                 bool truncate = d.Code == Code.Cvttps2dq_xmm_xmmm128;
-                for (int i = 0; i < 4; i++) ro[i] = (uint)TruncateTo32(truncate ? s[i] : RoundMxcsr(s[i]));
+                uint f = 0;
+                for (int i = 0; i < 4; i++) ro[i] = (uint)ConvertToInt(s[i], truncate ? Math.Truncate(s[i]) : RoundMxcsr(s[i]), 4, ref f);
+                SseFlags(f);
                 break;
             }
             case Code.Cvttpd2dq_xmm_xmmm128: case Code.Cvtpd2dq_xmm_xmmm128:
             {
                 double* s = (double*)b; uint* ro = (uint*)o;
                 bool truncate = d.Code == Code.Cvttpd2dq_xmm_xmmm128;
-                for (int i = 0; i < 2; i++) ro[i] = (uint)TruncateTo32(truncate ? s[i] : RoundMxcsr(s[i]));
+                uint f = 0;
+                for (int i = 0; i < 2; i++) ro[i] = (uint)ConvertToInt(s[i], truncate ? Math.Truncate(s[i]) : RoundMxcsr(s[i]), 4, ref f);
+                SseFlags(f);
                 o[1] = 0;
                 break;
             }
@@ -143,6 +165,8 @@ public sealed unsafe partial class EmulatedVcpu
             {
                 double* s = (double*)b; float* ro = (float*)o;
                 ro[0] = (float)s[0]; ro[1] = (float)s[1];
+                SseFlags(SseExceptions.DoubleToSingle(s[0], ro[0], Registers.Mxcsr)
+                    | SseExceptions.DoubleToSingle(s[1], ro[1], Registers.Mxcsr));
                 o[1] = 0;
                 break;
             }

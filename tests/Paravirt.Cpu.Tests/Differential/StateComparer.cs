@@ -13,8 +13,8 @@ internal static class StateComparer
     public const ulong ComparedFlags = 0xCD5; // CF PF AF ZF SF DF OF
     /// <summary>C0, C2, C3: undefined after most x87 instructions (SDM vol. 2, "FPU Flags Affected").</summary>
     public const ushort UndefinedConditionCodes = 0x4500;
-    /// <summary>MXCSR status flags (bits 0..5) are not emulated (docs/cpu.md); the control bits are compared.</summary>
-    public const uint ComparedMxcsr = 0xFFC0;
+    /// <summary>All of MXCSR is compared: its status flags are emulated (docs/cpu.md).</summary>
+    public const uint ComparedMxcsr = 0xFFFF;
 
     public static string? Difference(MachineState hw, MachineState emu, ulong undefinedFlags, ushort fswMask = unchecked((ushort)~UndefinedConditionCodes))
     {

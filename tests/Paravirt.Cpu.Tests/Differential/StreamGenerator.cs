@@ -15,9 +15,10 @@ internal sealed class StreamGenerator
 {
     /// <summary>Mnemonics the harness exercises. Left out, with the reason: control flow (streams are straight
     /// line), string instructions (curated separately, their pointers must be valid), popf/cli/sti/enter/leave
-    /// (would leave the sandbox or change privileged flags), cpuid/rdtsc/rdtscp (differ by design), ldmxcsr,
-    /// stmxcsr, fxsave, fldcw and fnstsw (MXCSR status flags are not emulated; unmasked x87 exceptions get the
-    /// masked response), lzcnt (this host lacks LZCNT and runs F3 0F BD as bsr).</summary>
+    /// (would leave the sandbox or change privileged flags), cpuid/rdtsc/rdtscp (differ by design), ldmxcsr
+    /// (MXCSR rounding control and FZ/DAZ are not applied; unmasked exceptions would trap), stmxcsr and fxsave
+    /// (not enabled in the streams yet), fldcw and fnstsw (unmasked x87 exceptions get the masked response),
+    /// lzcnt (this host lacks LZCNT and runs F3 0F BD as bsr).</summary>
     private static readonly HashSet<Mnemonic> Allowed =
     [
         Mnemonic.Add, Mnemonic.Or, Mnemonic.Adc, Mnemonic.Sbb, Mnemonic.And, Mnemonic.Sub, Mnemonic.Xor, Mnemonic.Cmp,
