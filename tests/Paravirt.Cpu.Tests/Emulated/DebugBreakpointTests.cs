@@ -54,7 +54,8 @@ public class DebugBreakpointTests
         AssertDebugFault(m, m.Run(), AddEbx, 8);
         m.Regs.Rflags |= Rf; // as the guest's iret frame would carry it
         AssertDebugFault(m, m.Run(), AddEbx, 8);
-        Assert.That((m.Regs.Rcx, m.Regs.Rbx), Is.EqualTo((2UL, 2UL)), "one pass of the loop, then the breakpoint again");
+        Assert.That((m.Regs.Rcx, m.Regs.Rbx), Is.EqualTo((2UL, 2UL)),
+            "one pass of the loop, then the breakpoint again");
         Assert.That(m.Regs.Rflags & Rf, Is.Zero, "RF is cleared once an instruction completes");
         // Without RF the breakpoint faults again at once, with nothing executed.
         AssertDebugFault(m, m.Run(), AddEbx, 8);
