@@ -35,6 +35,15 @@ public interface IVcpu : IDisposable
 
     /// <summary>CR0.TS as the guest set it (fpu_taskswitch): the next x87/SSE instruction raises #NM.</summary>
     bool TaskSwitched { get => false; set { } }
+
+    /// <summary>
+    /// Load the guest's DR0-DR3 and DR7 (validated by the hypervisor). A platform that raises breakpoints from them
+    /// reports the DR6 status bits of its last #DB exit in <see cref="DebugStatus"/>; the default ignores them.
+    /// </summary>
+    void SetDebugRegisters(ulong dr0, ulong dr1, ulong dr2, ulong dr3, ulong dr7) { }
+
+    /// <summary>DR6 status bits (B0-B3, BS) of the last #DB exit; 0 when the platform does not report them.</summary>
+    ulong DebugStatus => 0;
 }
 
 /// <summary>

@@ -111,18 +111,12 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
                 _currentFrame = block.Frame;
                 _currentFrame2 = block.Frame2;
                 _endBlock = false;
-                if ((_eflags & Flags.TF) != 0)
+                if ((_eflags & Flags.TF) != 0 || _execBreakpoints != 0)
                 {
-                    // Single-step (SDM vol. 3, 18.3.1.4): TF set before an instruction traps #DB after it.
-                    ref var step = ref block.Instructions[0];
-                    _next = _rip + step.Length;
-                    // The switch, not the handler: a handler goes on with the rest of the block, and a fused
-                    // compare-and-branch would run two instructions.
-                    bool continued = Execute(ref step);
-                    retired++;
-                    _rip = _next;
-                    _endBlock = false;
-                    return continued ? new VcpuExit(VcpuExitReason.Exception, ExceptionVector.Debug) : _exit;
+                    // Single-step or an enabled instruction breakpoint: one instruction at a time
+                    // (EmulatedVcpu.Breakpoints.cs).
+                    if (StepBlock(block, ref retired, out var stepExit)) return stepExit;
+                    continue;
                 }
                 // The first handler runs the block: each handler calls the next one's (see Handlers.cs), until the
                 // block's last instruction or one that leaves early (an exit, a store into this code).
@@ -172,6 +166,8 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
         _r[ZeroSlot] = 0;
         _tlbEpoch++;
         _rip = regs.Rip;
+        _resumeFlag = (regs.Rflags & Flags.RF) != 0;
+        DebugStatus = 0;
         _flags = (regs.Rflags | Flags.Fixed1) & ~(Flags.RF | Flags.VM);
         SetCpl(regs.Cpl);
         if (regs.Cr3 != _cr3)
