@@ -46,22 +46,11 @@ static void fill(uint64_t *buf, uint64_t first_word, uint64_t words, uint64_t se
         buf[i] = splitmix64(seed + first_word + i);
 }
 
-/* Value of "key=<number>" in the command line, or dflt. */
-static uint64_t arg_num(const char *cmd, const char *key, uint64_t dflt)
+/* Value of "key=<number>" (key includes the "=") on the command line, or dflt. */
+static uint64_t arg_num(const start_info_t *si, const char *key, uint64_t dflt)
 {
-    size_t klen = strlen(key);
-    for (const char *p = cmd; *p; p++) {
-        if ((p == cmd || p[-1] == ' ') && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-            uint64_t v = 0;
-            const char *q = p + klen + 1;
-            if (*q < '0' || *q > '9')
-                return dflt;
-            for (; *q >= '0' && *q <= '9'; q++)
-                v = v * 10 + (uint64_t)(*q - '0');
-            return v;
-        }
-    }
-    return dflt;
+    long v = pv_cmdline_number(si, key, 0x7fffffffffffffffL);
+    return v < 0 ? dflt : (uint64_t)v;
 }
 
 static bool has_word(const char *cmd, const char *word)
@@ -214,7 +203,7 @@ static int bench(uint64_t *buf, uint64_t mib, uint64_t ops, uint64_t seed)
 int pv_main(start_info_t *si)
 {
     const char *cmd = (const char *)si->cmd_line;
-    uint64_t seed = arg_num(cmd, "seed", 42);
+    uint64_t seed = arg_num(si, "seed=", 42);
     unsigned int flags = (has_word(cmd, "nopersistent") ? PV_BLKFRONT_NO_PERSISTENT : 0) |
                          (has_word(cmd, "noindirect") ? PV_BLKFRONT_NO_INDIRECT : 0);
     long rc = pv_blkfront_open_flags(&dev, -1, flags);
@@ -234,9 +223,9 @@ int pv_main(start_info_t *si)
     if (has_word(cmd, "verify"))
         result = do_verify(buf, seed);
     else if (has_word(cmd, "bench"))
-        result = bench(buf, arg_num(cmd, "mib", 0), arg_num(cmd, "ops", 2000), seed);
+        result = bench(buf, arg_num(si, "mib=", 0), arg_num(si, "ops=", 2000), seed);
     else if (has_word(cmd, "endure"))
-        result = do_endure(buf, seed, arg_num(cmd, "mib", 4));
+        result = do_endure(buf, seed, arg_num(si, "mib=", 4));
     else if (has_word(cmd, "write"))
         result = do_write(buf, seed);
     else {

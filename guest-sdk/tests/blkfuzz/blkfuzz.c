@@ -54,21 +54,10 @@ static uint64_t rnd(void)
     return splitmix64(++rng_state);
 }
 
-static uint64_t arg_num(const char *cmd, const char *key, uint64_t dflt)
+static uint64_t arg_num(const start_info_t *si, const char *key, uint64_t dflt)
 {
-    size_t klen = strlen(key);
-    for (const char *p = cmd; *p; p++) {
-        if ((p == cmd || p[-1] == ' ') && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-            uint64_t v = 0;
-            const char *q = p + klen + 1;
-            if (*q < '0' || *q > '9')
-                return dflt;
-            for (; *q >= '0' && *q <= '9'; q++)
-                v = v * 10 + (uint64_t)(*q - '0');
-            return v;
-        }
-    }
-    return dflt;
+    long v = pv_cmdline_number(si, key, 0x7fffffffffffffffL);
+    return v < 0 ? dflt : (uint64_t)v;
 }
 
 static grant_ref_t bad_ref(void)
@@ -338,9 +327,8 @@ static bool index_game(void)
 
 int pv_main(start_info_t *si)
 {
-    const char *cmd = (const char *)si->cmd_line;
-    rng_state = arg_num(cmd, "seed", 1);
-    unsigned long rounds = (unsigned long)arg_num(cmd, "rounds", 600);
+    rng_state = arg_num(si, "seed=", 1);
+    unsigned long rounds = (unsigned long)arg_num(si, "rounds=", 600);
     long rc = pv_blkfront_open(&dev, -1);
     if (rc < 0) {
         pv_printf("blkfuzz: cannot connect to the disk (error %ld)\n", rc);
