@@ -4,7 +4,8 @@
  * bounce frames for #DE, #BP, #UD, #NM, #GP, #PF and int n (DPL checks,
  * int 0x80, TI_IF), HYPERVISOR_iret, the failsafe callback, callback_op and
  * its errors, privileged-instruction emulation (rdmsr/wrmsr, CR0, cli/sti,
- * forced-emulation CPUID), fpu_taskswitch, debug registers,
+ * forced-emulation CPUID, rep ins/outs), fpu_taskswitch, debug registers
+ * and the instruction, data and I/O breakpoints they set,
  * update_descriptor, set_segment_base, and event upcalls (after a send and
  * after SCHEDOP_block).  Every check prints one line on failure; the last
  * line is "traps: <passed>/<total> checks passed"; then the guest idles.
@@ -13,6 +14,7 @@
 #include <paravirt/callback.h>
 #include <paravirt/mmu.h>
 #include <paravirt/traps.h>
+#include <paravirt/physdev.h>
 
 #define PV_XSTR(x) #x
 #define PV_STR(x) PV_XSTR(x)
@@ -50,6 +52,9 @@ static int passed, total;
 static volatile uint64_t last_vector = ~0UL, last_error, last_rip, last_cs, last_cr2;
 static volatile unsigned int traps_taken, last_mask;
 static volatile uint64_t skip;
+/* #DB: resume with EFLAGS.RF (as Linux does after an instruction breakpoint), and the DR6 each one saw. */
+static volatile int db_set_rf;
+static volatile uint64_t db_dr6, db_rip;
 /* Every trap in order: vector and the interrupted cs. */
 static volatile uint64_t log_vector[16], log_cs[16];
 static volatile unsigned int log_n;
@@ -73,6 +78,13 @@ void trap_dispatch(struct trap_frame *f)
      * retries it (the hypervisor cleared TS when delivering). */
     if (f->vector == 0 || f->vector == 6 || f->vector == 13 || f->vector == 14)
         f->rip += skip;
+    if (f->vector == 1) {
+        db_dr6 = HYPERVISOR_get_debugreg(6);
+        db_rip = f->rip;
+        HYPERVISOR_set_debugreg(6, 0xffff0ff0UL); /* the handler clears DR6, as a kernel's does */
+        if (db_set_rf)
+            f->rflags |= 1UL << 16;
+    }
     /* Return with the interrupted context's event mask (saved in cs bits 32-39). */
     f->rflags = (f->cs >> 32) & 0xff ? (f->rflags & ~0x200UL) : (f->rflags | 0x200UL);
 }
@@ -222,12 +234,21 @@ static void check_privileged_ops(void)
     __asm__ __volatile__("mov %%cr0, %0" : "=r"(cr0) :: "memory");
     CHECK(traps_taken == 0 && (cr0 & 0x80000001UL) == 0x80000001UL, "mov from cr0 (%lx)", cr0);
 
+    /* cli/sti: #GP unless the virtual IOPL admits the kernel (ring 1); then skipped, the event mask untouched. */
     vi->evtchn_upcall_mask = 0;
+    reset(1);
     __asm__ __volatile__("cli" ::: "memory");
-    CHECK(vi->evtchn_upcall_mask == 1, "cli masks events");
-    __asm__ __volatile__("sti" ::: "memory");
-    CHECK(vi->evtchn_upcall_mask == 0, "sti unmasks events");
+    CHECK(traps_taken == 1 && last_vector == 13 && vi->evtchn_upcall_mask == 0, "cli with IOPL 0 is #GP");
+    struct physdev_set_iopl iopl = { .iopl = 1 };
+    CHECK(HYPERVISOR_physdev_op(PHYSDEVOP_set_iopl, &iopl) == 0, "set_iopl 1");
+    reset(0);
+    __asm__ __volatile__("cli" ::: "memory");
+    CHECK(traps_taken == 0 && vi->evtchn_upcall_mask == 0, "cli with IOPL 1 is skipped, mask untouched");
     vi->evtchn_upcall_mask = 1;
+    __asm__ __volatile__("sti" ::: "memory");
+    CHECK(traps_taken == 0 && vi->evtchn_upcall_mask == 1, "sti with IOPL 1 is skipped, mask untouched");
+    iopl.iopl = 0;
+    CHECK(HYPERVISOR_physdev_op(PHYSDEVOP_set_iopl, &iopl) == 0, "set_iopl 0");
 
     /* CPUID through the forced-emulation prefix: Xen's signature and version. */
     uint32_t a = 0x40000000, b, c = 0, d;
@@ -363,6 +384,89 @@ static void check_upcalls(void)
     pv_evtchn_disable_upcalls();
 }
 
+/*
+ * Debug registers at work: an instruction breakpoint set with set_debugreg
+ * faults into the #DB handler before the instruction (DR6.B0), and resuming
+ * with RF runs it; a data breakpoint traps after the store (B1); with
+ * CR4.DE an I/O breakpoint traps after an out and after each ins
+ * iteration it matches (B2); rep insb/outsb move data as emulated.
+ */
+__attribute__((noinline, noclone)) static int bp_target(int x)
+{
+    __asm__ __volatile__("" ::: "memory");
+    return x + 1;
+}
+
+static volatile uint32_t watched[2];
+
+static void check_debug_breakpoints(void)
+{
+    int (*volatile target)(int) = bp_target;
+    unsigned long at = (unsigned long)target;
+
+    CHECK(HYPERVISOR_set_debugreg(0, at) == 0, "DR0 = bp_target");
+    CHECK(HYPERVISOR_set_debugreg(7, 1) == 0, "DR7.L0 (execute)");
+    reset(0);
+    db_set_rf = 1;
+    int r = target(41);
+    CHECK(r == 42 && traps_taken == 1 && last_vector == 1, "instruction breakpoint: #DB, then it ran (%d, %u traps)", r, traps_taken);
+    CHECK(db_rip == at, "#DB before the instruction (rip %lx, want %lx)", db_rip, at);
+    CHECK((db_dr6 & 0x400f) == 1, "DR6.B0 (dr6 %lx)", db_dr6);
+    r = target(1);
+    CHECK(r == 2 && traps_taken == 2, "the breakpoint stays armed (%u traps)", traps_taken);
+    CHECK(HYPERVISOR_set_debugreg(7, 0) == 0, "DR7 cleared");
+    r = target(2);
+    CHECK(r == 3 && traps_taken == 2, "no #DB once DR7 is clear");
+    db_set_rf = 0;
+
+    /* DR1: 4-byte write breakpoint on watched[1] (R/W 01, LEN 11). */
+    CHECK(HYPERVISOR_set_debugreg(1, (unsigned long)&watched[1]) == 0, "DR1 = &watched[1]");
+    CHECK(HYPERVISOR_set_debugreg(7, (1UL << 2) | (1UL << 20) | (3UL << 22)) == 0, "DR7.L1 write, 4 bytes");
+    reset(0);
+    uint32_t v = watched[1];
+    watched[0] = 5;
+    CHECK(traps_taken == 0, "a read and a store beside the range do not trap (%u)", traps_taken);
+    unsigned long after;
+    __asm__ __volatile__("movl $7, %1\n1:\tlea 1b(%%rip), %0" : "=r"(after), "=m"(watched[1]) :: "memory");
+    CHECK(traps_taken == 1 && last_vector == 1 && watched[1] == 7, "data breakpoint: #DB after the store (%u)", traps_taken);
+    CHECK(db_rip == after, "a trap: rip after the store (%lx, want %lx)", db_rip, after);
+    CHECK((db_dr6 & 0x400f) == 2, "DR6.B1 (dr6 %lx)", db_dr6);
+    (void)v;
+    CHECK(HYPERVISOR_set_debugreg(7, 0) == 0, "DR7 cleared");
+
+    /* I/O: set_iopl 1, CR4.DE, DR2 = port 0x80 (R/W 10). */
+    struct physdev_set_iopl iopl = { .iopl = 1 };
+    CHECK(HYPERVISOR_physdev_op(PHYSDEVOP_set_iopl, &iopl) == 0, "set_iopl 1");
+    uint8_t buf[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    uint8_t *p = buf;
+    unsigned long n = 5;
+    reset(0);
+    __asm__ __volatile__("rep insb" : "+D"(p), "+c"(n) : "d"(0x80) : "memory");
+    CHECK(traps_taken == 0 && n == 0 && p == buf + 5 && buf[4] == 0xff && buf[5] == 0, "rep insb: all ones, rdi and rcx stepped");
+    const uint8_t *q = buf;
+    n = 3;
+    __asm__ __volatile__("rep outsb" : "+S"(q), "+c"(n) : "d"(0x80) : "memory");
+    CHECK(traps_taken == 0 && n == 0 && q == buf + 3, "rep outsb");
+    unsigned long cr4;
+    __asm__ __volatile__("mov %%cr4, %0" : "=r"(cr4));
+    __asm__ __volatile__("mov %0, %%cr4" :: "r"(cr4 | 8) : "memory");
+    CHECK(HYPERVISOR_set_debugreg(2, 0x80) == 0, "DR2 = port 0x80");
+    CHECK(HYPERVISOR_set_debugreg(7, (1UL << 4) | (2UL << 24)) == 0, "DR7.L2 I/O (with CR4.DE)");
+    reset(0);
+    __asm__ __volatile__("movb $0, %%al\n\toutb %%al, $0x80\n1:\tlea 1b(%%rip), %0" : "=r"(after) :: "rax", "memory");
+    CHECK(traps_taken == 1 && last_vector == 1 && db_rip == after && (db_dr6 & 0x400f) == 4,
+          "I/O breakpoint: #DB after the out, DR6.B2 (%u, dr6 %lx)", traps_taken, db_dr6);
+    p = buf;
+    n = 3;
+    reset(0);
+    __asm__ __volatile__("rep insb" : "+D"(p), "+c"(n) : "d"(0x80) : "memory");
+    CHECK(n == 0 && traps_taken == 3, "rep insb on a watched port: a #DB per iteration (%u)", traps_taken);
+    CHECK(HYPERVISOR_set_debugreg(7, 0) == 0, "DR7 cleared");
+    __asm__ __volatile__("mov %0, %%cr4" :: "r"(cr4) : "memory");
+    iopl.iopl = 0;
+    CHECK(HYPERVISOR_physdev_op(PHYSDEVOP_set_iopl, &iopl) == 0, "set_iopl 0");
+}
+
 int pv_main(start_info_t *si)
 {
     (void)si;
@@ -373,6 +477,7 @@ int pv_main(start_info_t *si)
     check_hypercalls();
     check_privileged_ops();
     check_fpu_taskswitch();
+    check_debug_breakpoints();
     check_failsafe();
     check_user_mode();
     check_gdt();

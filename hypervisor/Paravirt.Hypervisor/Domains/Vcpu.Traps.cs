@@ -57,6 +57,12 @@ public sealed partial class Vcpu
     /// <summary>Virtual IOPL (PHYSDEVOP_set_iopl); 0 for a domU: no port I/O, cli/sti only in kernel mode.</summary>
     internal int VirtualIopl { get; set; }
 
+    private const ulong Dr6Bs = 1UL << 14, Dr6BreakpointBits = 0xFUL, Dr6StickyBits = (1UL << 13) | (1UL << 14) | (1UL << 15);
+
+    /// <summary>x86_merge_dr6: a #DB overwrites B0-B3 with its own matches and accumulates BD, BS and BT.</summary>
+    internal static ulong MergeDr6(ulong dr6, ulong pending) =>
+        (dr6 & ~Dr6BreakpointBits) | (pending & (Dr6BreakpointBits | Dr6StickyBits));
+
     /// <summary>
     /// The shadow LDT (Xen's per-vCPU LDT mapping): for each LDT page, 1 + the frame mapped on first use, or 0. Each
     /// mapped frame holds a seg_desc type reference. Read and written only under the PV MMU's lock.
@@ -429,9 +435,12 @@ public sealed partial class Vcpu
                 InjectTrap(ExceptionVector.DeviceNotAvailable, false, 0);
                 return;
             case ExceptionVector.Debug:
-                // DR6.BS for a single step (TF was set); an icebp (int1) #DB leaves DR6 as it was.
-                if ((Registers.Rflags & Rflags.TF) != 0) DebugRegisters[6] |= 1UL << 14;
-                InjectTrap(ExceptionVector.Debug, false, 0);
+                // pv_inject_DB: the #DB's pending bits merged into the guest's DR6 as Xen's x86_merge_dr6 does
+                // (B0-B3 overwritten, BD/BS/BT accumulated). The CPU reports what it raised; one that reports
+                // nothing: BS for a single step (TF was set), none for an icebp (int1), which so clears B0-B3.
+                ulong pending = Cpu.DebugStatus;
+                if (pending == 0 && (Registers.Rflags & Rflags.TF) != 0) pending = Dr6Bs;
+                RaiseDebugTrap(pending);
                 return;
             default:
                 InjectTrap(exit.Vector, exit.HasErrorCode, exit.ErrorCode);
@@ -449,15 +458,22 @@ public sealed partial class Vcpu
         return selector >= 0 && (uint)selector == (errorCode & 0xFFFC);
     }
 
-    /// <summary>Single-step after an emulated instruction: the #DB trap the instruction would have raised.</summary>
-    internal void CompleteEmulatedInstruction(ulong length)
+    /// <summary>
+    /// The end of an emulated instruction: RIP past it, then the #DB it would have raised (pv_emulate_privileged_op):
+    /// <paramref name="bpmatch"/> for I/O breakpoints it hit, BS if it was single-stepped (TF).
+    /// </summary>
+    internal void CompleteEmulatedInstruction(ulong length, ulong bpmatch = 0)
     {
         var r = Registers;
         r.Rip += length;
-        if ((r.Rflags & Rflags.TF) != 0)
-        {
-            DebugRegisters[6] |= 1UL << 14;
-            InjectTrap(ExceptionVector.Debug, false, 0);
-        }
+        if ((r.Rflags & Rflags.TF) != 0) bpmatch |= Dr6Bs;
+        if (bpmatch != 0) RaiseDebugTrap(bpmatch);
+    }
+
+    /// <summary>pv_inject_DB: merge <paramref name="pending"/> into DR6 and deliver #DB at the current RIP.</summary>
+    internal void RaiseDebugTrap(ulong pending)
+    {
+        DebugRegisters[6] = MergeDr6(DebugRegisters[6], pending);
+        InjectTrap(ExceptionVector.Debug, false, 0);
     }
 }

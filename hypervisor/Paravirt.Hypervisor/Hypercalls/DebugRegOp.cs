@@ -5,7 +5,8 @@ namespace Paravirt.Hypervisor.Hypercalls;
 
 /// <summary>
 /// HYPERVISOR_set_debugreg(reg, value) / HYPERVISOR_get_debugreg(reg) (xen/arch/x86/pv/misc-hypercalls.c,
-/// set_debugreg). The values are kept per vCPU; this platform does not raise hardware breakpoints from them.
+/// set_debugreg). The values are kept per vCPU, and DR0-DR3/DR7 are handed to the vCPU's CPU
+/// (<see cref="Paravirt.Cpu.IVcpu.SetDebugRegisters"/>), which raises #DB for the breakpoints it models.
 /// </summary>
 public static class DebugRegOp
 {
@@ -29,6 +30,7 @@ public static class DebugRegOp
                 if (!PrivilegedOpEmulator.IsCanonical(value)
                     || (value >= X86_64.HypervisorVirtStart && value < X86_64.HypervisorVirtEnd)) return -XenErrno.EPERM;
                 dr[reg] = value;
+                LoadIntoCpu(v);
                 return 0;
             case 6:
                 dr[6] = (value & Dr6Writable) | Dr6ReservedOne;
@@ -44,11 +46,18 @@ public static class DebugRegOp
                         if (((value >> i) & 3) == 2 && (v.GuestCr4Bits & CrDe) == 0) return -XenErrno.EPERM;
                 }
                 dr[7] = value;
+                LoadIntoCpu(v);
                 return 0;
             }
             default:
                 return -XenErrno.EINVAL;
         }
+    }
+
+    private static void LoadIntoCpu(Vcpu v)
+    {
+        var dr = v.DebugRegisters;
+        v.Cpu.SetDebugRegisters(dr[0], dr[1], dr[2], dr[3], dr[7]);
     }
 
     /// <summary>DR0-3, DR6, DR7; DR4/DR5 alias DR6/DR7 unless CR4.DE; others -EINVAL.</summary>

@@ -11,8 +11,10 @@ namespace Paravirt.Hypervisor.Traps;
 /// raises #GP(0); the hypervisor decodes it and, where Xen does, emulates it with the guest kernel treated as
 /// ring 0: rdmsr/wrmsr of the PV-visible MSRs, mov to/from CR0/CR2/CR3/CR4 (a CR3 load validated as
 /// MMUEXT_NEW_BASEPTR) and the debug registers, clts,
-/// wbinvd/invd (no-ops), cli/sti (the event mask), in/out where the virtual IOPL or I/O bitmap permits (reads of
-/// ports the domain was not given return all ones, writes are dropped). Everything else is refused: the caller then reflects #GP to the guest. The forced-emulation prefix
+/// wbinvd/invd (no-ops), cli/sti (skipped when the virtual IOPL admits the ring, as Xen does: the event mask is
+/// not touched), in/out and rep ins/outs where the virtual IOPL or I/O bitmap permits (reads of ports the domain
+/// was not given return all ones, writes are dropped), with the guest's I/O breakpoints (DR7 R/W = 10 under
+/// CR4.DE) raising #DB after the instruction. Everything else is refused: the caller then reflects #GP to the guest. The forced-emulation prefix
 /// <c>ud2; .ascii "xen"; cpuid</c> raises #UD and is emulated as CPUID with the PV policy.
 /// One instance per vCPU; decoding reuses one decoder and buffer.
 /// </summary>
@@ -81,15 +83,18 @@ internal sealed class PrivilegedOpEmulator
                 if (!kernel) return false;
                 break;
             case Mnemonic.Cli: case Mnemonic.Sti:
-                // The virtual IF is the event mask. The guest kernel counts as ring 0; user mode needs virtual IOPL 3.
-                if (!kernel && _vcpu.VirtualIopl < 3) return false;
-                _vcpu.UpcallMask = insn.Mnemonic == Mnemonic.Cli ? (byte)1 : (byte)0;
+                // Xen's validate(): with the virtual IOPL admitting the current ring (iopl_ok) the instruction is
+                // skipped and the event mask left alone (Xen deems changing it here "too dangerous"); otherwise #GP.
+                if (!IoplOk()) return false;
                 break;
             case Mnemonic.In: case Mnemonic.Out:
-                if (!PortIo(in insn)) return false;
-                break;
+                if (!PortIo(in insn, out ulong bpmatch)) return false;
+                _vcpu.CompleteEmulatedInstruction((ulong)insn.Length, bpmatch);
+                return true;
+            case Mnemonic.Insb: case Mnemonic.Insw: case Mnemonic.Insd:
+            case Mnemonic.Outsb: case Mnemonic.Outsw: case Mnemonic.Outsd:
+                return StringPortIo(in insn);
             default:
-                // ins/outs and the rest are not emulated for PV.
                 return false;
         }
         _vcpu.CompleteEmulatedInstruction((ulong)insn.Length);
@@ -101,8 +106,9 @@ internal sealed class PrivilegedOpEmulator
     /// virtual IOPL or the guest's I/O bitmap admits the ports (guest_io_okay, else #GP). No domain here was given
     /// physical ports (admin_io_okay), so a read returns all ones in AL/AX/EAX and a write is dropped, as Xen does.
     /// </summary>
-    private bool PortIo(in Instruction insn)
+    private bool PortIo(in Instruction insn, out ulong bpmatch)
     {
+        bpmatch = 0;
         var r = _vcpu.Registers;
         bool isIn = insn.Mnemonic == Mnemonic.In;
         int bytes = (isIn ? insn.Op0Register : insn.Op1Register) switch
@@ -113,9 +119,154 @@ internal sealed class PrivilegedOpEmulator
         var portKind = isIn ? insn.Op1Kind : insn.Op0Kind;
         uint port = portKind == OpKind.Immediate8 ? insn.Immediate8 : (uint)(ushort)r.Rdx;
         if (!PhysdevOp.GuestIoOkay(_vcpu, port, bytes)) return false;
+        bpmatch = IoBreakpointMatch(port, bytes);
         if (isIn)
             r.Rax = bytes switch { 1 => r.Rax | 0xFF, 2 => r.Rax | 0xFFFF, _ => 0xFFFF_FFFFUL };
         return true;
+    }
+
+    /// <summary>Iterations of one rep ins/outs done per trap before the vCPU is let go (Xen's
+    /// hypercall_preempt_check): the instruction restarts with RCX counting what is left.</summary>
+    internal const int MaxStringIterationsPerTrap = 1024;
+
+    /// <summary>
+    /// ins/outs, with or without rep (Xen's rep_ins / rep_outs): the port is checked once (guest_io_okay, else
+    /// #GP(0)); each iteration moves one element between the port (reads: all ones; writes: dropped) and the guest
+    /// (ins stores to ES:RDI, outs loads from seg:RSI with the segment's base, fs/gs only in 64-bit mode), with the
+    /// supervisor rights Xen's copy_to/from_user has; RDI/RSI step by the element size, down if EFLAGS.DF. A
+    /// non-canonical or Xen-range address is #GP(0), an unmapped one #PF (write access for ins) with what was done
+    /// committed and RIP at the instruction. An I/O breakpoint stops a rep after its first iteration and raises #DB.
+    /// </summary>
+    private bool StringPortIo(in Instruction insn)
+    {
+        var r = _vcpu.Registers;
+        bool isIns = insn.Mnemonic is Mnemonic.Insb or Mnemonic.Insw or Mnemonic.Insd;
+        int bytes = insn.Mnemonic switch
+        {
+            Mnemonic.Insb or Mnemonic.Outsb => 1, Mnemonic.Insw or Mnemonic.Outsw => 2, _ => 4,
+        };
+        var memKind = isIns ? insn.Op0Kind : insn.Op1Kind;
+        bool a32 = memKind is OpKind.MemoryESEDI or OpKind.MemorySegESI;
+        if (memKind is OpKind.MemoryESDI or OpKind.MemorySegSI) return false; // no 16-bit addressing in 64-bit mode
+        ulong addrMask = a32 ? 0xFFFF_FFFFUL : ulong.MaxValue;
+        bool rep = insn.HasRepPrefix || insn.HasRepnePrefix;
+        ulong count = rep ? r.Rcx & addrMask : 1;
+        if (count == 0)
+        {
+            _vcpu.CompleteEmulatedInstruction((ulong)insn.Length);
+            return true;
+        }
+        uint port = (ushort)r.Rdx;
+        if (!PhysdevOp.GuestIoOkay(_vcpu, port, bytes)) return false;
+        ulong bpmatch = IoBreakpointMatch(port, bytes);
+        ulong segBase = isIns ? 0 : insn.MemorySegment switch
+        {
+            Register.FS => r.FsBase, Register.GS => r.GsBase, _ => 0,
+        };
+        long step = (r.Rflags & Rflags.DF) != 0 ? -bytes : bytes;
+        ulong limit = Math.Min(count, MaxStringIterationsPerTrap);
+        Span<byte> element = stackalloc byte[4];
+        element = element[..bytes];
+        ulong done = 0;
+        bool faulted = false;
+        while (done < limit)
+        {
+            ulong offset = (isIns ? r.Rdi : r.Rsi) & addrMask;
+            ulong address = (segBase + offset) & addrMask;
+            ulong last = address + (ulong)bytes - 1;
+            if (!IsCanonical(address) || !IsCanonical(last) || last < address
+                || (last >= X86_64.HypervisorVirtStart && address < X86_64.HypervisorVirtEnd))
+            {
+                CommitStringProgress(rep, done, addrMask);
+                _vcpu.InjectTrap(ExceptionVector.GeneralProtection, true, 0);
+                return true;
+            }
+            ulong failedAt;
+            if (isIns)
+            {
+                element.Fill(0xFF);
+                failedAt = CopyToGuest(address, element);
+            }
+            else failedAt = CopyFromGuest(address, element);
+            if (failedAt != ulong.MaxValue)
+            {
+                CommitStringProgress(rep, done, addrMask);
+                uint error = (isIns ? 2u : 0u) | (_vcpu.InKernelMode ? 0u : 4u);
+                _vcpu.InjectTrap(ExceptionVector.PageFault, true, error, failedAt);
+                faulted = true;
+                break;
+            }
+            // outs: the element goes to a port no device answers; it is dropped.
+            if (isIns) r.Rdi = StepIndex(r.Rdi, step, a32);
+            else r.Rsi = StepIndex(r.Rsi, step, a32);
+            done++;
+            if (bpmatch != 0) break;
+        }
+        if (faulted) return true;
+        CommitStringProgress(rep, done, addrMask);
+        if (!rep || (r.Rcx & addrMask) == 0)
+            _vcpu.CompleteEmulatedInstruction((ulong)insn.Length, bpmatch);
+        else if (bpmatch != 0)
+            _vcpu.RaiseDebugTrap(bpmatch); // iterations remain: RIP stays at the instruction
+        return true;
+    }
+
+    private void CommitStringProgress(bool rep, ulong done, ulong addrMask)
+    {
+        if (!rep || done == 0) return;
+        var r = _vcpu.Registers;
+        ulong left = (r.Rcx & addrMask) - done;
+        r.Rcx = addrMask == ulong.MaxValue ? left : left & 0xFFFF_FFFF; // a 32-bit count writes ECX, zeroing the top
+    }
+
+    private static ulong StepIndex(ulong index, long step, bool a32) =>
+        a32 ? (uint)((uint)index + (uint)step) : index + (ulong)step;
+
+    /// <summary>copy_to_user of one element: the first address not written, or ulong.MaxValue when all was.</summary>
+    private ulong CopyToGuest(ulong address, ReadOnlySpan<byte> data)
+    {
+        int first = (int)Math.Min((ulong)data.Length, 4096 - (address & 0xFFF));
+        if (!GuestMemory.CopyTo(_vcpu, address, data[..first])) return address;
+        if (first < data.Length && !GuestMemory.CopyTo(_vcpu, address + (ulong)first, data[first..])) return address + (ulong)first;
+        return ulong.MaxValue;
+    }
+
+    /// <summary>copy_from_user of one element: the first address not read, or ulong.MaxValue when all was.</summary>
+    private ulong CopyFromGuest(ulong address, Span<byte> data)
+    {
+        int first = (int)Math.Min((ulong)data.Length, 4096 - (address & 0xFFF));
+        if (!GuestMemory.CopyFrom(_vcpu, address, data[..first])) return address;
+        if (first < data.Length && !GuestMemory.CopyFrom(_vcpu, address + (ulong)first, data[first..])) return address + (ulong)first;
+        return ulong.MaxValue;
+    }
+
+    /// <summary>iopl_ok: the guest kernel counts as ring 1 (ring 0 under VMASST_TYPE_architectural_iopl), user mode as
+    /// ring 3; the virtual IOPL (PHYSDEVOP_set_iopl) must be at least that.</summary>
+    private bool IoplOk()
+    {
+        int cpl = _vcpu.InKernelMode ? (_vcpu.Domain.HasVmAssist(VmAssistOp.TypeArchitecturalIopl) ? 0 : 1) : 3;
+        return cpl <= _vcpu.VirtualIopl;
+    }
+
+    /// <summary>
+    /// check_guest_io_breakpoint: with CR4.DE set, each breakpoint enabled (L or G) with R/W = 10 whose range
+    /// [DRn, DRn + LEN) overlaps the accessed ports matches; returns the DR6 B0-B3 bits.
+    /// </summary>
+    internal ulong IoBreakpointMatch(uint port, int bytes)
+    {
+        const ulong crDe = 1UL << 3;
+        if ((_vcpu.GuestCr4Bits & crDe) == 0) return 0;
+        var dr = _vcpu.DebugRegisters;
+        ulong dr7 = dr[7], match = 0;
+        for (int i = 0; i < 4; i++)
+        {
+            if (((dr7 >> (2 * i)) & 3) == 0) continue;
+            if (((dr7 >> (16 + 4 * i)) & 3) != 2) continue;
+            ulong width = ((dr7 >> (18 + 4 * i)) & 3) switch { 0 => 1, 1 => 2, 3 => 4, _ => 8 };
+            ulong start = dr[i];
+            if (start < port + (ulong)bytes && start + width > port) match |= 1UL << i;
+        }
+        return match;
     }
 
     /// <summary>

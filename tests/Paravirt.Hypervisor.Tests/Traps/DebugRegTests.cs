@@ -74,12 +74,59 @@ public class DebugRegTests : TrapTestBase
     }
 
     [Test]
-    public void AnIcebpTrapLeavesDr6AsItWas()
+    public void AnIcebpTrapClearsStaleBreakpointBitsAndKeepsTheRest()
     {
+        // x86_merge_dr6 with nothing pending: B0-B3 are overwritten (with zeros), BS stays.
         SetTrap(Paravirt.Cpu.ExceptionVector.Debug, 0xFFFF_FFFF_8000_0100);
+        Assert.That(Call(Hypercall.SetDebugreg, 6, TrapAbi.Dr6Default | 0b0010 | (1UL << 14)), Is.Zero);
         KernelContext(Page1, Stack + 0x800);
         V.HandleGuestExit(new Paravirt.Cpu.VcpuExit(Paravirt.Cpu.VcpuExitReason.Exception, Paravirt.Cpu.ExceptionVector.Debug));
         Assert.That(R.Rip, Is.EqualTo(0xFFFF_FFFF_8000_0100UL));
-        Assert.That(Call(Hypercall.GetDebugreg, 6), Is.EqualTo((long)TrapAbi.Dr6Default));
+        Assert.That(Call(Hypercall.GetDebugreg, 6), Is.EqualTo((long)(TrapAbi.Dr6Default | (1UL << 14))));
+    }
+
+    private RegistersOnlyPlatform.Cpu Cpu => (RegistersOnlyPlatform.Cpu)V.Cpu;
+
+    [Test]
+    public void SetDebugregHandsTheAddressAndControlRegistersToTheCpu()
+    {
+        Assert.That(Call(Hypercall.SetDebugreg, 0, Page1 + 2), Is.Zero);
+        Assert.That(Call(Hypercall.SetDebugreg, 3, Page2), Is.Zero);
+        Assert.That(Call(Hypercall.SetDebugreg, 7, 1 | (1UL << 7) | (1UL << 16)), Is.Zero);
+        Assert.That(Cpu.LoadedDebugRegisters, Is.EqualTo((Page1 + 2, 0UL, 0UL, Page2, TrapAbi.Dr7Default | 1 | (1UL << 7) | (1UL << 16))));
+    }
+
+    [Test]
+    public void ARefusedSetDebugregLeavesTheCpuAsItWas()
+    {
+        Assert.That(Call(Hypercall.SetDebugreg, 7, 1), Is.Zero);
+        int loads = Cpu.DebugRegisterLoads;
+        Assert.That(Call(Hypercall.SetDebugreg, 1, 0xFFFF_8000_0000_1000UL), Is.EqualTo(-XenErrno.EPERM));
+        Assert.That(Call(Hypercall.SetDebugreg, 7, 1UL << 13), Is.EqualTo(-XenErrno.EPERM));
+        Assert.That(Cpu.DebugRegisterLoads, Is.EqualTo(loads));
+        Assert.That(Cpu.LoadedDebugRegisters.Dr7, Is.EqualTo(TrapAbi.Dr7Default | 1));
+    }
+
+    [Test]
+    public void ABreakpointHitReplacesEarlierBreakpointBitsAndKeepsBs()
+    {
+        SetTrap(Paravirt.Cpu.ExceptionVector.Debug, 0xFFFF_FFFF_8000_0100);
+        Assert.That(Call(Hypercall.SetDebugreg, 6, TrapAbi.Dr6Default | 0b1000 | (1UL << 14)), Is.Zero);
+        KernelContext(Page1, Stack + 0x800);
+        Cpu.DebugStatus = 0b0100;
+        V.HandleGuestExit(new Paravirt.Cpu.VcpuExit(Paravirt.Cpu.VcpuExitReason.Exception, Paravirt.Cpu.ExceptionVector.Debug));
+        Assert.That(R.Rip, Is.EqualTo(0xFFFF_FFFF_8000_0100UL));
+        Assert.That(Call(Hypercall.GetDebugreg, 6), Is.EqualTo((long)(TrapAbi.Dr6Default | 0b0100 | (1UL << 14))));
+    }
+
+    [Test]
+    public void ASingleStepReportedByTheCpuClearsStaleBreakpointBits()
+    {
+        SetTrap(Paravirt.Cpu.ExceptionVector.Debug, 0xFFFF_FFFF_8000_0100);
+        Assert.That(Call(Hypercall.SetDebugreg, 6, TrapAbi.Dr6Default | 0b0001), Is.Zero);
+        KernelContext(Page1, Stack + 0x800);
+        Cpu.DebugStatus = 1UL << 14;
+        V.HandleGuestExit(new Paravirt.Cpu.VcpuExit(Paravirt.Cpu.VcpuExitReason.Exception, Paravirt.Cpu.ExceptionVector.Debug));
+        Assert.That(Call(Hypercall.GetDebugreg, 6), Is.EqualTo((long)(TrapAbi.Dr6Default | (1UL << 14))));
     }
 }

@@ -131,14 +131,38 @@ public class PrivilegedOpTests : TrapTestBase
     }
 
     [Test]
-    public void CliAndStiInGuestKernelModeSetAndClearTheEventMask()
+    public void CliAndStiWithoutVirtualIoplAreReflectedAsGp()
     {
         UpcallMask = 0;
         Gp(0xFA);
-        Assert.That(UpcallMask, Is.EqualTo(1));
-        Assert.That(R.Rip, Is.EqualTo(Page1 + 1));
-        Gp(0xFB);
+        AssertReflectedGp();
         Assert.That(UpcallMask, Is.Zero);
+    }
+
+    [Test]
+    public void WithIoplOneCliAndStiAreSkippedAndLeaveTheEventMaskAlone()
+    {
+        Assert.That(Hypercalls.PhysdevOp.SetIoplOf(V, 1), Is.Zero);
+        UpcallMask = 0;
+        Gp(0xFA);
+        Assert.That((R.Rip, UpcallMask), Is.EqualTo((Page1 + 1, (byte)0)));
+        UpcallMask = 1;
+        Gp(0xFB);
+        Assert.That((R.Rip, UpcallMask), Is.EqualTo((Page1 + 1, (byte)1)));
+    }
+
+    [Test]
+    public void InGuestUserModeCliNeedsIoplThree()
+    {
+        Assert.That(Hypercalls.PhysdevOp.SetIoplOf(V, 1), Is.Zero);
+        AllowUserMode();
+        V.ToggleGuestMode();
+        Gp(0xFA);
+        Assert.That(R.Rip, Is.EqualTo(GpHandler));
+        Assert.That(Hypercalls.PhysdevOp.SetIoplOf(V, 3), Is.Zero);
+        V.ToggleGuestMode();
+        Gp(0xFA);
+        Assert.That(R.Rip, Is.EqualTo(Page1 + 1));
     }
 
     [Test]
