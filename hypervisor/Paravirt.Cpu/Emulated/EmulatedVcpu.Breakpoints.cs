@@ -82,9 +82,12 @@ public sealed unsafe partial class EmulatedVcpu
             _next = _rip + d.Length;
             _endBlock = false;
             _dataHits = 0; // the hits of an instruction that faulted went with it
+            _stepIterations = step;
+            ulong start = _rip;
             // The switch, not the handler: a handler goes on with the rest of the block, and a fused
             // compare-and-branch would run two instructions.
             bool continued = Execute(ref d);
+            _stepIterations = false;
             retired++;
             _rip = _next;
             if (!continued)
@@ -94,13 +97,17 @@ public sealed unsafe partial class EmulatedVcpu
                 return true;
             }
             // Single-step (SDM vol. 3, 18.3.1.4): TF set before an instruction traps #DB after it. Data breakpoints
-            // (18.3.1.2) trap after the instruction, or after the hitting iteration of a repeated string
-            // instruction, which then left RIP at itself. Both report in one #DB.
+            // (18.3.1.2) trap after the instruction. Both report in one #DB. A repeated string instruction traps
+            // after each iteration when single-stepped, or after the iteration that hit a data breakpoint.
             ulong status = _dataHits | (step ? Dr6SingleStep : 0);
             if (status != 0)
             {
                 _endBlock = false;
                 _dataHits = 0;
+                // Iterations remain (RIP still at the instruction): the EFLAGS image of a trap taken after any
+                // iteration but the last has RF set (SDM vol. 3, 18.3.1.1), so resuming it takes no instruction
+                // breakpoint.
+                if (_rip == start && IsRepeatedString(ref d)) _eflags |= Flags.RF;
                 DebugStatus = status;
                 exit = new VcpuExit(VcpuExitReason.Exception, ExceptionVector.Debug);
                 return true;

@@ -47,6 +47,12 @@ public sealed unsafe partial class EmulatedVcpu
     private readonly ulong[] _dataRangeStart = new ulong[4], _dataRangeLength = new ulong[4];
     /// <summary>B0-B3 bits of the data breakpoints the executing instruction has hit so far.</summary>
     private ulong _dataHits;
+    /// <summary>The executing instruction is single-stepped (TF): a repeated string instruction stops after one
+    /// iteration, as the single-step trap follows each iteration.</summary>
+    private bool _stepIterations;
+
+    private static bool IsRepeatedString(ref DecodedInstruction d) =>
+        (d.Rep || d.Repne) && d.Op is Op.Movs or Op.Stos or Op.Lods or Op.Cmps or Op.Scas;
 
     /// <summary>Byte length of a data breakpoint from its LEN field (SDM vol. 3, 18.2.4: 10 = 8 bytes).</summary>
     private static ulong DataBreakpointLength(ulong len) => len switch { 0 => 1, 1 => 2, 2 => 8, _ => 4 };

@@ -169,6 +169,7 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
         _resumeFlag = (regs.Rflags & Flags.RF) != 0;
         DebugStatus = 0;
         _dataHits = 0;
+        _stepIterations = false;
         _flags = (regs.Rflags | Flags.Fixed1) & ~(Flags.RF | Flags.VM);
         SetCpl(regs.Cpl);
         if (regs.Cr3 != _cr3)

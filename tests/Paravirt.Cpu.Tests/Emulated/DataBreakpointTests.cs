@@ -8,7 +8,7 @@ namespace Paravirt.Cpu.Tests.Emulated;
 /// <summary>DR0-DR3/DR7 data breakpoints on the emulated vCPU (SDM vol. 3, 18.2.4-18.2.5, 18.3.1.2).</summary>
 public class DataBreakpointTests
 {
-    private const ulong Tf = 1UL << 8, Bs = 1UL << 14;
+    private const ulong Tf = 1UL << 8, Rf = 1UL << 16, Bs = 1UL << 14;
     private const int Write = 1, ReadWrite = 3;
     /// <summary>A watched address in the middle of a data page (8-byte aligned).</summary>
     private const ulong X = GuestMachine.DataBase + 0x108;
@@ -206,9 +206,45 @@ public class DataBreakpointTests
             "RCX and RDI count the completed iterations");
         var bytes = m.ReadBytes(X, 17);
         Assert.That(bytes.Count(b => b == 0xAA), Is.EqualTo(done), "iterations after the hit have not run");
+        Assert.That(m.Regs.Rflags & Rf, Is.EqualTo(remaining ? Rf : 0),
+            "RF is set in the image of a trap taken after any iteration but the last");
         m.RunToBreakpoint();
         Assert.That((m.Regs.Rcx, m.ReadBytes(X, 17).Count(b => b == 0xAA)), Is.EqualTo((0UL, 16)),
             "resuming finishes the instruction without a second trap");
+    }
+
+    [Test]
+    public void ResumingARepStringAfterADataTrapTakesNoSecondInstructionBreakpoint()
+    {
+        using var m = new GuestMachine();
+        Load(m, a => a.rep.stosb());
+        m.Regs.Rdi = X;
+        m.Regs.Rcx = 16;
+        m.Vcpu.SetDebugRegisters(GuestMachine.CodeBase, X + 5, 0, 0, Dr7(0, 0, 1) | Dr7(1, Write, 1));
+        AssertDebugTrap(m, m.Run(), GuestMachine.CodeBase, 1); // the instruction breakpoint, before anything ran
+        m.Regs.Rflags |= Rf; // the debugger resumes with RF
+        AssertDebugTrap(m, m.Run(), GuestMachine.CodeBase, 2);
+        Assert.That(m.Regs.Rcx, Is.EqualTo(10UL));
+        m.RunToBreakpoint(); // with the RF the trap's image carried
+        Assert.That(m.Regs.Rcx, Is.Zero);
+    }
+
+    [Test]
+    public void SingleSteppingARepStringTrapsAfterEachIteration()
+    {
+        using var m = new GuestMachine();
+        var ends = Load(m, a => a.rep.stosq());
+        m.Regs.Rdi = X;
+        m.Regs.Rcx = 3;
+        m.Regs.Rax = 0x1234;
+        m.Regs.Rflags |= Tf;
+        m.Vcpu.SetDebugRegisters(0, 0, 0, X + 8, Dr7(3, Write, 8));
+        AssertDebugTrap(m, m.Run(), GuestMachine.CodeBase, Bs);
+        Assert.That((m.Regs.Rcx, m.Regs.Rdi, m.Regs.Rflags & Rf), Is.EqualTo((2UL, X + 8, Rf)));
+        AssertDebugTrap(m, m.Run(), GuestMachine.CodeBase, Bs | 8); // this iteration also hits DR3
+        Assert.That((m.Regs.Rcx, m.ReadU64(X + 8), m.ReadU64(X + 16)), Is.EqualTo((1UL, 0x1234UL, 0UL)));
+        AssertDebugTrap(m, m.Run(), ends[0], Bs);
+        Assert.That((m.Regs.Rcx, m.ReadU64(X + 16), m.Regs.Rflags & Rf), Is.EqualTo((0UL, 0x1234UL, 0UL)));
     }
 
     [Test]
