@@ -39,10 +39,15 @@ public interface IVcpu : IDisposable
     /// <summary>
     /// Load the guest's DR0-DR3 and DR7 (validated by the hypervisor). A platform that raises breakpoints from them
     /// reports the DR6 status bits of its last #DB exit in <see cref="DebugStatus"/>; the default ignores them.
+    /// The emulated platform raises instruction breakpoints (R/W = 00, a fault) and data breakpoints (R/W = 01
+    /// writes, 11 reads or writes, LEN 1/2/4/8 bytes: a trap after the instruction, or after the hitting iteration
+    /// of a rep string instruction); not I/O breakpoints.
     /// </summary>
     void SetDebugRegisters(ulong dr0, ulong dr1, ulong dr2, ulong dr3, ulong dr7) { }
 
-    /// <summary>DR6 status bits (B0-B3, BS) of the last #DB exit; 0 when the platform does not report them.</summary>
+    /// <summary>DR6 status bits (B0-B3, BS) of the last #DB exit; 0 after any other exit or when the platform does
+    /// not report them. A single-step and data breakpoints trapping on the same instruction share one #DB and set
+    /// BS and their Bn together.</summary>
     ulong DebugStatus => 0;
 }
 

@@ -1,8 +1,9 @@
 namespace Paravirt.Cpu.Emulated;
 
 /// <summary>
-/// Debug-register instruction breakpoints (SDM vol. 3, 18.2 and 18.3.1.1). While DR7 enables an execute
-/// breakpoint (Ln or Gn set with R/W = 00), <see cref="Run"/> executes one instruction at a time through the
+/// Debug-register instruction breakpoints (SDM vol. 3, 18.2 and 18.3.1.1); data breakpoints are in
+/// EmulatedVcpu.DataBreakpoints.cs. While DR7 enables an execute or data breakpoint (Ln or Gn set; R/W = 00 for
+/// execute), <see cref="Run"/> executes one instruction at a time through the
 /// <see cref="Execute"/> switch and compares each instruction's linear address with DR0-DR3 before it runs: a match
 /// is a fault (#DB with RIP at the instruction, nothing executed). The decoded-block cache is left as it is, so a
 /// breakpoint set or cleared after its code was decoded needs no invalidation; with no execute breakpoint enabled
@@ -11,8 +12,9 @@ namespace Paravirt.Cpu.Emulated;
 /// </summary>
 /// <remarks>
 /// DR6 as reported in <see cref="DebugStatus"/>: B0-B3 for each enabled execute breakpoint matching the
-/// instruction (the SDM lets hardware also set Bn for a matching disabled one; this vCPU does not), BS (bit 14)
-/// for a single-step trap. Data breakpoints (R/W = 01 or 11) and I/O breakpoints are not raised by this vCPU.
+/// instruction, or for each enabled data breakpoint the instruction hit (the SDM lets hardware also set Bn for a
+/// matching disabled one; this vCPU does not), BS (bit 14) for a single-step trap, together with the data B bits
+/// when both trap on the same instruction. I/O breakpoints (R/W = 10) are not raised by this vCPU.
 /// </remarks>
 public sealed unsafe partial class EmulatedVcpu
 {
@@ -27,7 +29,8 @@ public sealed unsafe partial class EmulatedVcpu
     /// <summary>DR6 status bits of the last #DB exit this vCPU raised (B0-B3, BS); 0 for other exits.</summary>
     public ulong DebugStatus { get; private set; }
 
-    /// <summary>Load DR0-DR3 and DR7 (only the enable and R/W fields matter; see the class remarks).</summary>
+    /// <summary>Load DR0-DR3 and DR7 (the enable, R/W and, for data breakpoints, LEN fields; see the class
+    /// remarks). Between runs, like the other register loads.</summary>
     public void SetDebugRegisters(ulong dr0, ulong dr1, ulong dr2, ulong dr3, ulong dr7)
     {
         _bp0 = dr0;
@@ -42,6 +45,8 @@ public sealed unsafe partial class EmulatedVcpu
             if (enabled && execute) mask |= 1 << i;
         }
         _execBreakpoints = mask;
+        LoadDataBreakpoints([dr0, dr1, dr2, dr3], dr7);
+        _anyBreakpoints = mask | (_dataBreakpoints << 4);
     }
 
     private ulong ExecBreakpointHits(ulong rip)
@@ -56,7 +61,7 @@ public sealed unsafe partial class EmulatedVcpu
     }
 
     /// <summary>
-    /// Run <paramref name="block"/> one instruction at a time (single-step or an enabled execute breakpoint).
+    /// Run <paramref name="block"/> one instruction at a time (single-step or an enabled breakpoint).
     /// Returns true to leave <see cref="Run"/> with <paramref name="exit"/>; false to go on with the next block.
     /// </summary>
     private bool StepBlock(CodeBlock block, ref ulong retired, out VcpuExit exit)
@@ -76,9 +81,13 @@ public sealed unsafe partial class EmulatedVcpu
             ref var d = ref code[i];
             _next = _rip + d.Length;
             _endBlock = false;
+            _dataHits = 0; // the hits of an instruction that faulted went with it
+            _stepIterations = step;
+            ulong start = _rip;
             // The switch, not the handler: a handler goes on with the rest of the block, and a fused
             // compare-and-branch would run two instructions.
             bool continued = Execute(ref d);
+            _stepIterations = false;
             retired++;
             _rip = _next;
             if (!continued)
@@ -87,11 +96,19 @@ public sealed unsafe partial class EmulatedVcpu
                 exit = _exit;
                 return true;
             }
-            if (step)
+            // Single-step (SDM vol. 3, 18.3.1.4): TF set before an instruction traps #DB after it. Data breakpoints
+            // (18.3.1.2) trap after the instruction. Both report in one #DB. A repeated string instruction traps
+            // after each iteration when single-stepped, or after the iteration that hit a data breakpoint.
+            ulong status = _dataHits | (step ? Dr6SingleStep : 0);
+            if (status != 0)
             {
-                // Single-step (SDM vol. 3, 18.3.1.4): TF set before an instruction traps #DB after it.
                 _endBlock = false;
-                DebugStatus = Dr6SingleStep;
+                _dataHits = 0;
+                // Iterations remain (RIP still at the instruction): the EFLAGS image of a trap taken after any
+                // iteration but the last has RF set (SDM vol. 3, 18.3.1.1), so resuming it takes no instruction
+                // breakpoint.
+                if (_rip == start && IsRepeatedString(ref d)) _eflags |= Flags.RF;
+                DebugStatus = status;
                 exit = new VcpuExit(VcpuExitReason.Exception, ExceptionVector.Debug);
                 return true;
             }

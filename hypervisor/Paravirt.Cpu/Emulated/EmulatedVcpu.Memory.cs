@@ -112,6 +112,9 @@ public sealed unsafe partial class EmulatedVcpu
             _itlb[index].MachinePage = page;
             return page;
         }
+        // A page holding a data-breakpoint range stays out of the data TLB, so that every access to it reaches
+        // the slow paths that compare it with the range (EmulatedVcpu.DataBreakpoints.cs).
+        if (_dataBreakpoints != 0 && IsWatchedPage(va)) return page;
         ref var e = ref _tlb[index];
         if (e.MachinePage != page || (e.ReadTag != tag && e.WriteTag != tag))
         {
@@ -176,6 +179,7 @@ public sealed unsafe partial class EmulatedVcpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong ReadSlow(ulong va, int size)
     {
+        if (_dataBreakpoints != 0) NoteDataAccess(va, (ulong)size, write: false);
         if (!CrossesPage(va, size))
         {
             byte* p = ReadPointer(va);
@@ -213,6 +217,7 @@ public sealed unsafe partial class EmulatedVcpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteSlow(ulong va, int size, ulong v)
     {
+        if (_dataBreakpoints != 0) NoteDataAccess(va, (ulong)size, write: true);
         if (!CrossesPage(va, size))
         {
             byte* p = WritePointer(va);
@@ -245,6 +250,8 @@ public sealed unsafe partial class EmulatedVcpu
     /// </summary>
     private byte* AtomicPointer(ulong va, int size)
     {
+        // Every caller writes through the pointer or in its fallback, a failed compare-exchange included.
+        if (_dataBreakpoints != 0) NoteDataAccess(va, (ulong)size, write: true);
         if (CrossesPage(va, size))
         {
             WritePointer(va);

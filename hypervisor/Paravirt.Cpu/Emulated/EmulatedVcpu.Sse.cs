@@ -467,6 +467,9 @@ public sealed unsafe partial class EmulatedVcpu
     private void FxRestore(ulong ea)
     {
         if ((ea & 15) != 0) RaiseGp0();
+        // The processor reads the image it loads (bytes 0-415 in 64-bit mode: FIP/FDP/FOP and the ST padding too,
+        // which are not kept here), so a data breakpoint anywhere in it is hit.
+        if (_dataBreakpoints != 0) NoteDataAccess(ea, FxXmm + 256, write: false);
         ulong head = Read(ea, 8);
         uint mxcsr = (uint)Read(ea + FxMxcsr, 4);
         if ((mxcsr & ~MxcsrMask) != 0) RaiseGp0();

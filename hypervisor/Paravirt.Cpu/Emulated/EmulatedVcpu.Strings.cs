@@ -6,7 +6,8 @@ namespace Paravirt.Cpu.Emulated;
 /// <summary>
 /// movs/stos/lods/cmps/scas with rep/repe/repne (SDM vol. 2, REP/REPE/REPNE and each string instruction).
 /// Every iteration commits RSI/RDI/RCX, so a fault mid-way leaves a restartable state with RIP at the
-/// instruction, as on hardware. Long repeats yield to a kick between iterations.
+/// instruction, as on hardware. Long repeats yield to a kick between iterations, and stop after an iteration
+/// that hit a data breakpoint or was single-stepped (EmulatedVcpu.DataBreakpoints.cs).
 /// </summary>
 public sealed unsafe partial class EmulatedVcpu
 {
@@ -37,6 +38,14 @@ public sealed unsafe partial class EmulatedVcpu
             }
             SetCount(d.AddressSize32, (_r[Rcx] - 1) & addressMask);
             if (conditional && ((_flags & Flags.ZF) != 0) == d.Repne) break;
+            if ((_dataHits != 0 || _stepIterations) && (_r[Rcx] & addressMask) != 0)
+            {
+                // A data breakpoint traps after the iteration that hit (SDM vol. 3, 18.3.1.2), a single-step after
+                // every iteration: stop here with RIP at the instruction, as for a kick; StepBlock raises the #DB.
+                _next = _rip;
+                _endBlock = true;
+                return;
+            }
             if (++sinceKick >= StringKickInterval && KickPending && (_r[Rcx] & addressMask) != 0)
             {
                 // Stop between iterations with RIP still at the instruction; it resumes where it left off.
@@ -130,7 +139,9 @@ public sealed unsafe partial class EmulatedVcpu
     {
         int size = d.Size;
         ulong count = _r[Rcx] & addressMask;
-        if (count < 2) return false;
+        // With a data breakpoint enabled every element goes through Read/Write, which compare it with the ranges;
+        // a single-stepped one runs one element at a time.
+        if (count < 2 || _dataBreakpoints != 0 || _stepIterations) return false;
         ulong rdi = _r[Rdi] & addressMask;
         ulong dstRoom = (4096 - (rdi & 0xFFF)) / (ulong)size;
         ulong n = Math.Min(count, dstRoom);

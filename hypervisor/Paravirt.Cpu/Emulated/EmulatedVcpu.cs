@@ -111,10 +111,10 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
                 _currentFrame = block.Frame;
                 _currentFrame2 = block.Frame2;
                 _endBlock = false;
-                if ((_eflags & Flags.TF) != 0 || _execBreakpoints != 0)
+                if ((_eflags & Flags.TF) != 0 || _anyBreakpoints != 0)
                 {
-                    // Single-step or an enabled instruction breakpoint: one instruction at a time
-                    // (EmulatedVcpu.Breakpoints.cs).
+                    // Single-step or an enabled instruction or data breakpoint: one instruction at a time
+                    // (EmulatedVcpu.Breakpoints.cs, EmulatedVcpu.DataBreakpoints.cs).
                     if (StepBlock(block, ref retired, out var stepExit)) return stepExit;
                     continue;
                 }
@@ -168,6 +168,8 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
         _rip = regs.Rip;
         _resumeFlag = (regs.Rflags & Flags.RF) != 0;
         DebugStatus = 0;
+        _dataHits = 0;
+        _stepIterations = false;
         _flags = (regs.Rflags | Flags.Fixed1) & ~(Flags.RF | Flags.VM);
         SetCpl(regs.Cpl);
         if (regs.Cr3 != _cr3)
