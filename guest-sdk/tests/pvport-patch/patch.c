@@ -17,13 +17,14 @@
  * turns into int3 trampolines (libpv's #BP handler performs the PV
  * equivalent; see paravirt/trampoline.h).  Two groups:
  *  - "emulated": instructions Xen's privileged-op emulation also completes
- *    (cli, sti, mov from cr2/cr3, mov to cr3, mov to/from dr0, rdmsr/wrmsr of
+ *    (mov from cr2/cr3, mov to cr3, mov to/from dr0, rdmsr/wrmsr of
  *    the FS base, the user GS base and the TSC, wbinvd, clts) and a cpuid with
  *    no padding.  The unpatched kernel runs them trapping into the
  *    hypervisor; the patched one through the trampolines; each line printed
  *    must be the same.
- *  - "trampoline-only": hlt, popfq restoring IF, invlpg, which unpatched
- *    fault (no emulation) or silently misbehave (popf ignores IF at CPL 3).
+ *  - "trampoline-only": cli, sti, hlt, popfq restoring IF, invlpg, which
+ *    unpatched fault (Xen emulates cli/sti only as no-ops, and only above
+ *    IOPL 0) or silently misbehave (popf ignores IF at CPL 3).
  *    They run unless the command line is "emulated-only"; each line says
  *    what the native instruction means, so "yes" is the right answer.
  */
@@ -126,12 +127,6 @@ static const char *yes(bool b) { return b ? "yes" : "NO"; }
 static void emulated_group(void)
 {
     vcpu_info_t *vi = &pv_shared_info->vcpu_info[0];
-    do_cli();
-    pv_printf("pvport-patch: cli masks events: %s\n", yes(vi->evtchn_upcall_mask == 1));
-    do_sti();
-    pv_printf("pvport-patch: sti unmasks events: %s\n", yes(vi->evtchn_upcall_mask == 0));
-    do_cli();
-
     pv_printf("pvport-patch: cr2 is vcpu_info.arch.cr2: %s\n", yes(read_cr2() == vi->arch.cr2));
     unsigned long boot_l4 = xen_pfn_to_cr3(pv_virt_to_mfn((const void *)pv_start_info->pt_base));
     unsigned long cr3 = read_cr3();
@@ -210,6 +205,12 @@ static char remap_area[PV_PAGE_SIZE] __attribute__((aligned(PV_PAGE_SIZE)));
 static void trampoline_group(void)
 {
     vcpu_info_t *vi = &pv_shared_info->vcpu_info[0];
+
+    /* cli/sti: Xen emulates neither as the event mask (#GP at IOPL 0; skipped above it). */
+    do_cli();
+    pv_printf("pvport-patch: cli masks events: %s\n", yes(vi->evtchn_upcall_mask == 1));
+    do_sti();
+    pv_printf("pvport-patch: sti unmasks events: %s\n", yes(vi->evtchn_upcall_mask == 0));
 
     /* hlt: sleeps until an event is delivered (a single-shot timer 5 ms out). */
     evtchn_port_t timer;
