@@ -508,6 +508,7 @@ public sealed unsafe partial class EmulatedVcpu
     /// its first part lands.</summary>
     private void ProbeWritable(ulong ea, int length)
     {
+        CheckAlignment(ea, OperandAlignment(length)); // #AC before any #PF, as on the host
         WritePointer(ea);
         ulong last = ea + (ulong)length - 1;
         for (ulong page = (ea & ~0xFFFUL) + 4096; page <= last; page += 4096) WritePointer(page);
@@ -519,6 +520,7 @@ public sealed unsafe partial class EmulatedVcpu
         if (kind != OperandKind.Memory) RaiseUnimplemented();
         ulong ea = Ea(ref d);
         if (aligned && (ea & 15) != 0) RaiseGp0();
+        CheckAlignment(ea, 16); // the unaligned forms too (EmulatedVcpu.AlignmentCheck.cs)
         ulong lo = Read(ea, 8);
         ulong hi = Read(ea + 8, 8);
         return (lo, hi);
