@@ -442,6 +442,7 @@ public sealed unsafe partial class EmulatedVcpu
     /// </summary>
     private void FxSave(ulong ea)
     {
+        CheckAlignment(ea, 4); // before the #GP, as the host does (EmulatedVcpu.AlignmentCheck.cs)
         if ((ea & 15) != 0) RaiseGp0();
         ProbeWritable(ea, 464);
         var regs = Registers;
@@ -466,6 +467,7 @@ public sealed unsafe partial class EmulatedVcpu
     /// XMM0..15.</summary>
     private void FxRestore(ulong ea)
     {
+        CheckAlignment(ea, 4);
         if ((ea & 15) != 0) RaiseGp0();
         // The processor reads the image it loads (bytes 0-415 in 64-bit mode: FIP/FDP/FOP and the ST padding too,
         // which are not kept here), so a data breakpoint anywhere in it is hit.
