@@ -83,11 +83,13 @@ public sealed unsafe partial class EmulatedVcpu
             _endBlock = false;
             _dataHits = 0; // the hits of an instruction that faulted went with it
             _stepIterations = step;
+            BeginAlignmentChecks();
             ulong start = _rip;
             // The switch, not the handler: a handler goes on with the rest of the block, and a fused
             // compare-and-branch would run two instructions.
             bool continued = Execute(ref d);
             _stepIterations = false;
+            _alignMask = 0;
             retired++;
             _rip = _next;
             if (!continued)

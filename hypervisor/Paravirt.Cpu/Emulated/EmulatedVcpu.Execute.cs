@@ -616,7 +616,7 @@ public sealed unsafe partial class EmulatedVcpu
         writable &= sizeMask;
         ulong before = _flags;
         _flags = ((_flags & ~writable) | (value & writable) | Flags.Fixed1) & ~Flags.RF;
-        // Setting TF takes effect from the next instruction: leave the block so the loop sees it.
-        if (((before ^ _flags) & Flags.TF) != 0) _endBlock = true;
+        // Setting TF or AC takes effect from the next instruction: leave the block so the loop sees it.
+        if (((before ^ _flags) & (Flags.TF | Flags.AC)) != 0) _endBlock = true;
     }
 }

@@ -115,6 +115,9 @@ public sealed unsafe partial class EmulatedVcpu
         // A page holding a data-breakpoint range stays out of the data TLB, so that every access to it reaches
         // the slow paths that compare it with the range (EmulatedVcpu.DataBreakpoints.cs).
         if (_dataBreakpoints != 0 && IsWatchedPage(va)) return page;
+        // Nor is anything cached while accesses are alignment-checked (EmulatedVcpu.AlignmentCheck.cs).
+        if (_alignMask != 0) return page;
+        _dataTlbEmpty = false;
         ref var e = ref _tlb[index];
         if (e.MachinePage != page || (e.ReadTag != tag && e.WriteTag != tag))
         {
@@ -179,6 +182,7 @@ public sealed unsafe partial class EmulatedVcpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong ReadSlow(ulong va, int size)
     {
+        CheckAlignment(va, size);
         if (_dataBreakpoints != 0) NoteDataAccess(va, (ulong)size, write: false);
         if (!CrossesPage(va, size))
         {
@@ -217,6 +221,7 @@ public sealed unsafe partial class EmulatedVcpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteSlow(ulong va, int size, ulong v)
     {
+        CheckAlignment(va, size);
         if (_dataBreakpoints != 0) NoteDataAccess(va, (ulong)size, write: true);
         if (!CrossesPage(va, size))
         {
@@ -250,6 +255,7 @@ public sealed unsafe partial class EmulatedVcpu
     /// </summary>
     private byte* AtomicPointer(ulong va, int size)
     {
+        CheckAlignment(va, OperandAlignment(size));
         // Every caller writes through the pointer or in its fallback, a failed compare-exchange included.
         if (_dataBreakpoints != 0) NoteDataAccess(va, (ulong)size, write: true);
         if (CrossesPage(va, size))

@@ -442,6 +442,7 @@ public sealed unsafe partial class EmulatedVcpu
     /// </summary>
     private void FxSave(ulong ea)
     {
+        CheckAlignment(ea, 4); // before the #GP, as the host does (EmulatedVcpu.AlignmentCheck.cs)
         if ((ea & 15) != 0) RaiseGp0();
         ProbeWritable(ea, 464);
         var regs = Registers;
@@ -466,6 +467,7 @@ public sealed unsafe partial class EmulatedVcpu
     /// XMM0..15.</summary>
     private void FxRestore(ulong ea)
     {
+        CheckAlignment(ea, 4);
         if ((ea & 15) != 0) RaiseGp0();
         // The processor reads the image it loads (bytes 0-415 in 64-bit mode: FIP/FDP/FOP and the ST padding too,
         // which are not kept here), so a data breakpoint anywhere in it is hit.
@@ -508,6 +510,7 @@ public sealed unsafe partial class EmulatedVcpu
     /// its first part lands.</summary>
     private void ProbeWritable(ulong ea, int length)
     {
+        CheckAlignment(ea, OperandAlignment(length)); // #AC before any #PF, as on the host
         WritePointer(ea);
         ulong last = ea + (ulong)length - 1;
         for (ulong page = (ea & ~0xFFFUL) + 4096; page <= last; page += 4096) WritePointer(page);
@@ -519,6 +522,7 @@ public sealed unsafe partial class EmulatedVcpu
         if (kind != OperandKind.Memory) RaiseUnimplemented();
         ulong ea = Ea(ref d);
         if (aligned && (ea & 15) != 0) RaiseGp0();
+        CheckAlignment(ea, 16); // the unaligned forms too (EmulatedVcpu.AlignmentCheck.cs)
         ulong lo = Read(ea, 8);
         ulong hi = Read(ea + 8, 8);
         return (lo, hi);

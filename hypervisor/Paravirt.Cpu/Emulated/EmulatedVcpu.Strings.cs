@@ -152,6 +152,9 @@ public sealed unsafe partial class EmulatedVcpu
             srcRoom = (4096 - (src & 0xFFF)) / (ulong)size;
             n = Math.Min(n, srcRoom);
         }
+        // Alignment-checked elements all share the first one's misalignment: a misaligned one faults in the
+        // element loop, aligned ones may be moved in bulk.
+        if (((rdi | src) & (ulong)(size - 1) & _alignMask) != 0) return false;
         n = Math.Min(n, StringKickInterval);
         if (n < 2 || (d.AddressSize32 && (rdi + n * (ulong)size > 0x1_0000_0000UL
                                           || (_r[Rsi] & addressMask) + n * (ulong)size > 0x1_0000_0000UL))) return false;

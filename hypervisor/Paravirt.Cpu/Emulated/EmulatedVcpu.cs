@@ -111,10 +111,11 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
                 _currentFrame = block.Frame;
                 _currentFrame2 = block.Frame2;
                 _endBlock = false;
-                if ((_eflags & Flags.TF) != 0 || _anyBreakpoints != 0)
+                if ((_eflags & (Flags.TF | Flags.AC)) != 0 || _anyBreakpoints != 0)
                 {
-                    // Single-step or an enabled instruction or data breakpoint: one instruction at a time
-                    // (EmulatedVcpu.Breakpoints.cs, EmulatedVcpu.DataBreakpoints.cs).
+                    // Single-step, an enabled instruction or data breakpoint, or alignment checking: one
+                    // instruction at a time (EmulatedVcpu.Breakpoints.cs, EmulatedVcpu.DataBreakpoints.cs,
+                    // EmulatedVcpu.AlignmentCheck.cs).
                     if (StepBlock(block, ref retired, out var stepExit)) return stepExit;
                     continue;
                 }
@@ -170,6 +171,7 @@ public sealed unsafe partial class EmulatedVcpu : IVcpu
         DebugStatus = 0;
         _dataHits = 0;
         _stepIterations = false;
+        _alignMask = 0;
         _flags = (regs.Rflags | Flags.Fixed1) & ~(Flags.RF | Flags.VM);
         SetCpl(regs.Cpl);
         if (regs.Cr3 != _cr3)

@@ -42,7 +42,7 @@ internal sealed class EmulatorRunner : ISnippetRunner
 
         var r = _m.Regs;
         state.Gpr.CopyTo(r.Gprs, 0);
-        r.Rflags = (state.Rflags & 0xCD5) | 0x202;
+        r.Rflags = (state.Rflags & 0x40CD5) | 0x202; // status flags, DF and AC, as the native back-end loads them
         r.Rip = MachineState.CodeVa;
         LoadFx(r, state.Fx);
 

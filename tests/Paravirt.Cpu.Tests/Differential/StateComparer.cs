@@ -10,7 +10,7 @@ namespace Paravirt.Cpu.Tests.Differential;
 /// </summary>
 internal static class StateComparer
 {
-    public const ulong ComparedFlags = 0xCD5; // CF PF AF ZF SF DF OF
+    public const ulong ComparedFlags = 0x40CD5; // CF PF AF ZF SF DF OF, AC
     /// <summary>C0, C2, C3: undefined after most x87 instructions (SDM vol. 2, "FPU Flags Affected").</summary>
     public const ushort UndefinedConditionCodes = 0x4500;
     /// <summary>All of MXCSR is compared: its status flags are emulated (docs/cpu.md).</summary>

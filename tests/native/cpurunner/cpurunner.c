@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <ucontext.h>
+#ifndef BUS_ADRALN
+#define BUS_ADRALN 1
+#endif
 
 extern void pv_enter(struct pv_state *state);  /* cpurunner_entry.S */
 extern void pv_exit(void);
@@ -21,7 +24,9 @@ static int g_mapped;
 
 static void on_fault(int sig, siginfo_t *info, void *uctx)
 {
-    (void)sig; (void)info;
+    /* A snippet may have set EFLAGS.AC and the kernel does not clear it for the handler; the host C code below
+     * must not take #AC. */
+    __asm__ volatile("pushfq; andq $~0x40000, (%%rsp); popfq" ::: "memory", "cc");
     ucontext_t *uc = uctx;
     greg_t *g = uc->uc_mcontext.gregs;
     struct pv_state *s = g_state;
@@ -31,6 +36,7 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
     s->rflags = (uint64_t)g[REG_EFL];
     s->rip = (uint64_t)g[REG_RIP];
     s->vector = g[REG_TRAPNO];
+    if (sig == SIGBUS && info->si_code == BUS_ADRALN) s->vector = 17; /* #AC: the kernel's SIGBUS for vector 17 */
     s->error_code = (uint64_t)g[REG_ERR];
     s->cr2 = (uint64_t)g[REG_CR2];
     if (uc->uc_mcontext.fpregs) memcpy(s->fx, uc->uc_mcontext.fpregs, 512);
@@ -61,15 +67,19 @@ int pv_run(struct pv_state *state, const uint8_t *code, uint32_t code_len, uint8
 {
     int r = setup();
     if (r) return r;
-    if (code_len + 14 > PV_CODE_SIZE) return -5;
+    if (code_len + 21 > PV_CODE_SIZE) return -5;
     if (mprotect((void *)PV_CODE_VA, PV_CODE_SIZE, PROT_READ | PROT_WRITE)) return -6;
     uint8_t *p = (uint8_t *)PV_CODE_VA;
     memcpy(p, code, code_len);
-    /* jmp qword [rip+0]; .quad pv_exit */
+    /* jmp qword [rip+d]; int3 padding; .quad pv_exit, 8-byte aligned so that the load does not take #AC when the
+     * snippet leaves EFLAGS.AC set */
+    uint32_t slot = (code_len + 6 + 7) & ~7u;
+    int32_t disp = (int32_t)(slot - (code_len + 6));
     p[code_len] = 0xFF; p[code_len + 1] = 0x25;
-    memset(p + code_len + 2, 0, 4);
+    memcpy(p + code_len + 2, &disp, 4);
+    memset(p + code_len + 6, 0xCC, slot - (code_len + 6));
     uint64_t target = (uint64_t)(uintptr_t)pv_exit;
-    memcpy(p + code_len + 6, &target, 8);
+    memcpy(p + slot, &target, 8);
     if (mprotect((void *)PV_CODE_VA, PV_CODE_SIZE, PROT_READ | PROT_EXEC)) return -7;
     memcpy((void *)PV_SANDBOX_VA, sandbox, PV_SANDBOX_SIZE);
     g_state = state;

@@ -11,7 +11,7 @@
 
 struct pv_state {
     uint64_t gpr[16];        /* rax rcx rdx rbx rsp rbp rsi rdi r8..r15 */
-    uint64_t rflags;         /* in: status flags + DF are loaded; out: as the snippet left them */
+    uint64_t rflags;         /* in: status flags, DF and AC are loaded; out: as the snippet left them */
     uint64_t rip;            /* out: rip at the fault, or the end of the snippet */
     int64_t vector;          /* out: -1 completed, else the exception vector (REG_TRAPNO) */
     uint64_t error_code;     /* out: REG_ERR */

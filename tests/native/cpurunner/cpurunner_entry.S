@@ -26,7 +26,7 @@ pv_enter:
     mov %rdi, g_state_ptr(%rip)
     fxrstor64 FX(%rdi)
     mov RFLAGS(%rdi), %rax
-    and $0xCD5, %rax           /* CF PF AF ZF SF DF OF */
+    and $0x40CD5, %rax         /* CF PF AF ZF SF DF OF, AC (alignment checks: Linux runs user mode with CR0.AM) */
     or $0x202, %rax            /* reserved bit 1, IF */
     push %rax
     popfq
@@ -57,6 +57,9 @@ pv_exit:
     pushfq
     mov g_state_ptr(%rip), %rax
     popq RFLAGS(%rax)
+    pushq RFLAGS(%rax)         /* the host runs with AC clear: every access above was aligned */
+    andl $~0x40000, (%rsp)
+    popfq
     mov %rcx, 8(%rax)
     mov %rdx, 16(%rax)
     mov %rbx, 24(%rax)
