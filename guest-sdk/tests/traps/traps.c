@@ -1,7 +1,7 @@
 /*
  * traps - guest-side test kernel for the 64-bit PV trap interface, run
  * through the real stack (emulated CPU, hypercall page): set_trap_table and
- * bounce frames for #DE, #BP, #UD, #NM, #GP, #PF and int n (DPL checks,
+ * bounce frames for #DE, #BP, #UD, #NM, #GP, #PF, #AC and int n (DPL checks,
  * int 0x80, TI_IF), HYPERVISOR_iret, the failsafe callback, callback_op and
  * its errors, privileged-instruction emulation (rdmsr/wrmsr, CR0, cli/sti,
  * forced-emulation CPUID, rep ins/outs), fpu_taskswitch, debug registers
@@ -23,7 +23,7 @@ __asm__(
 #include "entry.inc"
 );
 
-extern char trap_de[], trap_db[], trap_bp[], trap_ud[], trap_nm[], trap_gp[], trap_pf[];
+extern char trap_de[], trap_db[], trap_bp[], trap_ud[], trap_nm[], trap_gp[], trap_pf[], trap_ac[];
 extern char trap_int30[], trap_int32[], trap_int80[], failsafe_entry[];
 unsigned long try_bad_iret(void);
 unsigned long run_user(void *rip, void *rsp);
@@ -76,8 +76,10 @@ void trap_dispatch(struct trap_frame *f)
     }
     /* Faults restart the instruction: step over it.  Traps (#BP, int n) are already past it, and #NM
      * retries it (the hypervisor cleared TS when delivering). */
-    if (f->vector == 0 || f->vector == 6 || f->vector == 13 || f->vector == 14)
+    if (f->vector == 0 || f->vector == 6 || f->vector == 13 || f->vector == 14 || f->vector == 17)
         f->rip += skip;
+    if (f->vector == 17)
+        f->rflags &= ~(1UL << 18); /* return with alignment checking off */
     if (f->vector == 1) {
         db_dr6 = HYPERVISOR_get_debugreg(6);
         db_rip = f->rip;
@@ -105,6 +107,7 @@ static const trap_info_t trap_table[] = {
     { 7, 0, FLAT_KERNEL_CS, (unsigned long)trap_nm },
     { 13, 0, FLAT_KERNEL_CS, (unsigned long)trap_gp },
     { 14, 0, FLAT_KERNEL_CS, (unsigned long)trap_pf },
+    { 17, 0, FLAT_KERNEL_CS, (unsigned long)trap_ac },
     { 0x30, 1, FLAT_KERNEL_CS, (unsigned long)trap_int30 },          /* DPL 1: the kernel may int 0x30 */
     { 0x31, 0, FLAT_KERNEL_CS, (unsigned long)trap_int30 },          /* DPL 0: int 0x31 is #GP */
     { 0x32, 1 | TI_IF, FLAT_KERNEL_CS, (unsigned long)trap_int32 },  /* masks events on entry */
@@ -149,6 +152,25 @@ static void check_exceptions(void)
     __asm__ __volatile__("ud2" ::: "memory");
     CHECK(last_mask == 1, "mask kept across a trap gate without TI_IF");
     CHECK(pv_shared_info->vcpu_info[0].evtchn_upcall_mask == 1, "iret restored mask 1");
+}
+
+/* #AC: the guest kernel runs at CPL 3 with CR0.AM, so EFLAGS.AC turns alignment checking on. */
+static void check_alignment_check(void)
+{
+    static uint64_t words[2];
+    unsigned long flags;
+
+    reset(3);
+    __asm__ __volatile__("pushfq\n\torl $0x40000, (%%rsp)\n\tpopfq\n\t"
+                         ".byte 0x48, 0x8b, 0x00" /* mov (%%rax), %%rax */
+                         :: "a"((char *)words + 1) : "memory", "cc");
+    CHECK(traps_taken == 1 && last_vector == 17 && last_error == 0, "misaligned load with EFLAGS.AC: #AC(0) (%u, vector %lu)", traps_taken, last_vector);
+    reset(0);
+    __asm__ __volatile__("pushfq\n\torl $0x40000, (%%rsp)\n\tpopfq\n\t"
+                         "movq (%1), %%rdx\n\tpushfq\n\tpopq %0\n\t"
+                         "pushfq\n\tandl $~0x40000, (%%rsp)\n\tpopfq"
+                         : "=r"(flags) : "r"(words) : "rdx", "memory", "cc");
+    CHECK(traps_taken == 0 && (flags & 0x40000), "an aligned load with EFLAGS.AC does not fault");
 }
 
 static void check_software_interrupts(void)
@@ -473,6 +495,7 @@ int pv_main(start_info_t *si)
     pv_shared_info->vcpu_info[0].evtchn_upcall_mask = 1;
     CHECK(HYPERVISOR_set_trap_table(trap_table) == 0, "set_trap_table");
     check_exceptions();
+    check_alignment_check();
     check_software_interrupts();
     check_hypercalls();
     check_privileged_ops();
