@@ -35,24 +35,127 @@ public sealed partial class EmulatedVcpu
         throw _fault.Set(ExceptionVector.SimdFloatingPoint, 0, false, 0);
     }
 
+    /// <summary>Scalar binary64 arithmetic: the host's round-to-nearest with the default control (RC nearest, no
+    /// FZ, no DAZ), else <see cref="SseRounding"/>.</summary>
     private void ArithSd(int r, Arith op, double a, double b)
     {
-        double v = op switch
+        uint mx = Registers.Mxcsr;
+        double v;
+        if ((mx & SseRounding.Controls) == 0)
         {
-            Arith.Add => a + b, Arith.Sub => a - b, Arith.Mul => a * b, Arith.Div => a / b, _ => Math.Sqrt(b),
-        };
-        SseFlags(SseExceptions.Double(op, a, b, v, Registers.Mxcsr));
+            v = op switch
+            {
+                Arith.Add => a + b, Arith.Sub => a - b, Arith.Mul => a * b, Arith.Div => a / b, _ => Math.Sqrt(b),
+            };
+            SseFlags(SseExceptions.Double(op, a, b, v, mx));
+        }
+        else
+        {
+            v = SseRounding.Double(op, a, b, mx, out uint f);
+            SseFlags(f);
+        }
         SetSd(r, v);
     }
 
     private void ArithSs(int r, Arith op, float a, float b)
     {
-        float v = op switch
+        uint mx = Registers.Mxcsr;
+        float v;
+        if ((mx & SseRounding.Controls) == 0)
         {
-            Arith.Add => a + b, Arith.Sub => a - b, Arith.Mul => a * b, Arith.Div => a / b, _ => MathF.Sqrt(b),
-        };
-        SseFlags(SseExceptions.Single(op, a, b, v, Registers.Mxcsr));
+            v = op switch
+            {
+                Arith.Add => a + b, Arith.Sub => a - b, Arith.Mul => a * b, Arith.Div => a / b, _ => MathF.Sqrt(b),
+            };
+            SseFlags(SseExceptions.Single(op, a, b, v, mx));
+        }
+        else
+        {
+            v = SseRounding.Single(op, a, b, mx, out uint f);
+            SseFlags(f);
+        }
         SetSs(r, v);
+    }
+
+    /// <summary>MXCSR.DAZ on a source operand (min/max, compares, conversions).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private double Daz(double v) => SseRounding.Source(v, Registers.Mxcsr);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private float Daz(float v) => SseRounding.Source(v, Registers.Mxcsr);
+
+    /// <summary>
+    /// Packed arithmetic and min/max under a non-default MXCSR control, lane by lane (flags of every lane
+    /// gathered before anything is written). False for the other packed codes.
+    /// </summary>
+    private bool PackedControlled(Code code, Vector128<ulong> a, Vector128<ulong> b, out Vector128<ulong> v)
+    {
+        uint mx = Registers.Mxcsr, f = 0, lf;
+        v = default;
+        Arith op;
+        switch (code)
+        {
+            case Code.Addps_xmm_xmmm128: case Code.Addpd_xmm_xmmm128: op = Arith.Add; break;
+            case Code.Subps_xmm_xmmm128: case Code.Subpd_xmm_xmmm128: op = Arith.Sub; break;
+            case Code.Mulps_xmm_xmmm128: case Code.Mulpd_xmm_xmmm128: op = Arith.Mul; break;
+            case Code.Divps_xmm_xmmm128: case Code.Divpd_xmm_xmmm128: op = Arith.Div; break;
+            case Code.Sqrtps_xmm_xmmm128: case Code.Sqrtpd_xmm_xmmm128: op = Arith.Sqrt; break;
+            case Code.Minps_xmm_xmmm128: case Code.Maxps_xmm_xmmm128:
+            {
+                // Only DAZ acts on min/max: the flushed operands are compared and returned.
+                bool max = code == Code.Maxps_xmm_xmmm128;
+                var vf = Vector128<float>.Zero;
+                for (int i = 0; i < 4; i++)
+                {
+                    float x = SseRounding.Source(a.AsSingle().GetElement(i), mx), y = SseRounding.Source(b.AsSingle().GetElement(i), mx);
+                    f |= Compare(x, y, signalling: true);
+                    vf = vf.WithElement(i, max ? (x > y ? x : y) : (x < y ? x : y));
+                }
+                SseFlags(f);
+                v = vf.AsUInt64();
+                return true;
+            }
+            case Code.Minpd_xmm_xmmm128: case Code.Maxpd_xmm_xmmm128:
+            {
+                bool max = code == Code.Maxpd_xmm_xmmm128;
+                var vd = Vector128<double>.Zero;
+                for (int i = 0; i < 2; i++)
+                {
+                    double x = SseRounding.Source(a.AsDouble().GetElement(i), mx), y = SseRounding.Source(b.AsDouble().GetElement(i), mx);
+                    f |= Compare(x, y, signalling: true);
+                    vd = vd.WithElement(i, max ? (x > y ? x : y) : (x < y ? x : y));
+                }
+                SseFlags(f);
+                v = vd.AsUInt64();
+                return true;
+            }
+            default: return false;
+        }
+        if (code is Code.Addps_xmm_xmmm128 or Code.Subps_xmm_xmmm128 or Code.Mulps_xmm_xmmm128 or Code.Divps_xmm_xmmm128
+            or Code.Sqrtps_xmm_xmmm128)
+        {
+            var af = a.AsSingle(); var bf = b.AsSingle();
+            var vf = Vector128<float>.Zero;
+            for (int i = 0; i < 4; i++)
+            {
+                vf = vf.WithElement(i, SseRounding.Single(op, af.GetElement(i), bf.GetElement(i), mx, out lf));
+                f |= lf;
+            }
+            v = vf.AsUInt64();
+        }
+        else
+        {
+            var ad = a.AsDouble(); var bd = b.AsDouble();
+            var vd = Vector128<double>.Zero;
+            for (int i = 0; i < 2; i++)
+            {
+                vd = vd.WithElement(i, SseRounding.Double(op, ad.GetElement(i), bd.GetElement(i), mx, out lf));
+                f |= lf;
+            }
+            v = vd.AsUInt64();
+        }
+        SseFlags(f);
+        return true;
     }
 
     /// <summary>cvt(t)s*2si: rounded is v rounded to an integral value (by truncation or MXCSR.RC).</summary>

@@ -16,8 +16,8 @@ internal sealed class StreamGenerator
     /// <summary>Mnemonics the harness exercises. Left out, with the reason: control flow (streams are straight
     /// line), string instructions (curated separately, their pointers must be valid), popf/cli/sti/enter/leave
     /// (would leave the sandbox or change privileged flags), cpuid/rdtsc/rdtscp (differ by design), ldmxcsr
-    /// (MXCSR rounding control and FZ/DAZ are not applied; unmasked exceptions would trap), stmxcsr and fxsave
-    /// (not enabled in the streams yet), fldcw and fnstsw (unmasked x87 exceptions get the masked response),
+    /// (random memory nearly always has reserved bits set: #GP; <see cref="RandomState"/> randomises MXCSR
+    /// instead), stmxcsr and fxsave (not enabled in the streams yet), fldcw and fnstsw (unmasked x87 exceptions get the masked response),
     /// lzcnt (this host lacks LZCNT and runs F3 0F BD as bsr).</summary>
     private static readonly HashSet<Mnemonic> Allowed =
     [
@@ -283,7 +283,8 @@ internal sealed class StreamGenerator
     private static readonly ushort[] ControlWords = [0x037F, 0x027F, 0x007F, 0x077F, 0x0B7F, 0x0F7F, 0x007F | 0x0400, 0x0E7F];
 
     /// <summary>A random starting state: GPRs, status flags, XMM lanes, the x87 stack (random TOP and tags, all
-    /// exceptions masked, random precision and rounding control) and the sandbox.</summary>
+    /// exceptions masked, random precision and rounding control), the sandbox and MXCSR (half the time the default,
+    /// else a random rounding control, FZ and DAZ, with some exceptions unmasked one time in four).</summary>
     public MachineState RandomState()
     {
         var s = MachineState.Initial();
@@ -317,6 +318,12 @@ internal sealed class StreamGenerator
                 case 2: BitConverter.TryWriteBytes(sandbox.AsSpan(off), RandomValue()); BitConverter.TryWriteBytes(sandbox.AsSpan(off + 8), RandomValue()); break;
                 default: _rng.NextBytes(sandbox.AsSpan(off, 16)); break;
             }
+        }
+        if (_rng.Next(2) == 0)
+        {
+            uint mxcsr = 0x1F80 | (uint)_rng.Next(4) << 13 | (_rng.Next(2) == 0 ? 0x8000u : 0) | (_rng.Next(2) == 0 ? 0x40u : 0);
+            if (_rng.Next(4) == 0) mxcsr &= ~((uint)_rng.Next(64) << 7);
+            s.Mxcsr = mxcsr;
         }
         return s;
     }
