@@ -19,6 +19,14 @@ public static class SseExceptions
     /// <summary>MXCSR.UM: with it clear, a tiny result reports UE even when exact.</summary>
     private const uint UeMask = 0x800;
 
+    /// <summary>PE set and masked (PM): another inexact result changes nothing, so its test can be skipped. With PM
+    /// clear an inexact result traps however PE stands.</summary>
+    private const uint PeKnown = PE | 0x1000;
+
+    /// <summary>MXCSR.OM: with it clear, an overflow reports PE only when the unbounded-exponent result is
+    /// inexact (worked out by <see cref="SseRounding"/>, which rounds with an unbounded exponent).</summary>
+    private const uint OeMask = 0x400;
+
     public enum Arith : byte { Add, Sub, Mul, Div, Sqrt }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -39,12 +47,17 @@ public static class SseExceptions
         if (op == Arith.Div && b == 0 && !double.IsInfinity(a) && a != 0) return ZE;
         uint f = double.IsSubnormal(a) || double.IsSubnormal(b) ? DE : 0;
         if (!double.IsFinite(a) || !double.IsFinite(b)) return f;
-        if (double.IsInfinity(r)) return f | OE | PE;
+        if (double.IsInfinity(r))
+        {
+            if ((have & OeMask) != 0) return f | OE | PE;
+            SseRounding.Double(op, a, b, have, out uint trap);
+            return trap;
+        }
         // Sums in the subnormal range are exact: tiny (UE) only matters when UE is unmasked.
         bool ueTrap = (have & UeMask) == 0;
         if (ueTrap && op is Arith.Add or Arith.Sub && double.IsSubnormal(r)) return f | UE;
-        // Fast path: PE already set and no underflow possible (add/sub/sqrt never underflow).
-        if ((have & PE) != 0 && (op is Arith.Add or Arith.Sub or Arith.Sqrt || Math.Abs(r) >= Near)) return f;
+        // Fast path: PE already set and masked, and no underflow possible (add/sub/sqrt never underflow).
+        if ((have & PeKnown) == PeKnown && (op is Arith.Add or Arith.Sub or Arith.Sqrt || Math.Abs(r) >= Near)) return f;
         switch (op)
         {
             case Arith.Add: case Arith.Sub:
@@ -98,8 +111,13 @@ public static class SseExceptions
         if (op == Arith.Div && b == 0 && !float.IsInfinity(a) && a != 0) return ZE;
         uint f = float.IsSubnormal(a) || float.IsSubnormal(b) ? DE : 0;
         if (!float.IsFinite(a) || !float.IsFinite(b)) return f;
-        if (float.IsInfinity(r)) return f | OE | PE;
-        if ((have & PE) != 0 && Math.Abs(r) > 1.1754943508222875e-38f) return f;
+        if (float.IsInfinity(r))
+        {
+            if ((have & OeMask) != 0) return f | OE | PE;
+            SseRounding.Single(op, a, b, have, out uint trap);
+            return trap;
+        }
+        if ((have & PeKnown) == PeKnown && Math.Abs(r) > 1.1754943508222875e-38f) return f;
         double da = a, db = b, d;
         bool inexact;
         switch (op)
@@ -142,6 +160,11 @@ public static class SseExceptions
         if (double.IsNaN(d)) return IsSnan(d) ? IE : 0;
         uint f = double.IsSubnormal(d) ? DE : 0;
         if (double.IsInfinity(d)) return 0;
+        if (float.IsInfinity(r) && (have & OeMask) == 0)
+        {
+            SseRounding.DoubleToSingle(d, have, out uint trap);
+            return trap;
+        }
         return f | Narrowed(d, r, false, have);
     }
 

@@ -23,7 +23,7 @@ public static class SseRounding
     /// <summary>MXCSR control bits this class handles: DAZ, RC, FZ. With all clear the host's arithmetic is used.</summary>
     public const uint Controls = 0xE040;
     public const uint Daz = 0x40, FlushToZero = 0x8000;
-    private const uint UeMask = 0x800;
+    private const uint UeMask = 0x800, OeMask = 0x400;
 
     /// <summary>Rounding of a magnitude: to nearest-even, away from zero, toward zero.</summary>
     private enum Mode : byte { Nearest, Away, TowardZero }
@@ -34,8 +34,8 @@ public static class SseRounding
         public ulong Bits;          // magnitude bit pattern of the result
         public bool Inexact;        // the delivered (possibly subnormal) result differs from the exact value
         public bool Tiny;           // non-zero and below the smallest normal after rounding to an unbounded exponent
-        public bool TinyInexact;    // that unbounded-exponent rounding was inexact (reported with UE unmasked)
         public bool Overflow;       // above the largest finite value after rounding to an unbounded exponent
+        public bool Unbounded;      // the unbounded-exponent rounding was inexact (PE of an unmasked UE or OE)
     }
 
     /// <summary>The binary64 or binary32 format.</summary>
@@ -96,6 +96,7 @@ public static class SseRounding
         if (eu > f.Emax)
         {
             o.Overflow = o.Inexact = true;
+            o.Unbounded = inexact;
             o.Bits = mode == Mode.TowardZero ? f.Max : f.Infinity;
             return o;
         }
@@ -108,7 +109,7 @@ public static class SseRounding
             return o;
         }
         o.Tiny = eu < f.Emin;
-        o.TinyInexact = inexact;
+        o.Unbounded = inexact;
         // Subnormal: the significand loses emin - e more bits; rounding up to 2^(p-1) gives the smallest normal.
         o.Bits = (ulong)Cut(sig, shift + (f.Emin - e), rest != 0, mode, out o.Inexact);
         return o;
@@ -147,14 +148,14 @@ public static class SseRounding
         return up ? kept + 1 : kept;
     }
 
-    /// <summary>The MXCSR flags of a rounded finite result, with FZ applied to <paramref name="o"/>.Bits.</summary>
+    /// <summary>The MXCSR flags of a rounded finite result, with FZ applied to <paramref name="o"/>.Bits. With OE
+    /// or UE unmasked the result traps, and PE then tells whether the unbounded-exponent result is inexact.</summary>
     private static uint Finish(ref Outcome o, uint mxcsr)
     {
-        if (o.Overflow) return OE | PE;
+        if (o.Overflow) return (mxcsr & OeMask) == 0 && !o.Unbounded ? OE : OE | PE;
         if (o.Tiny)
         {
-            // With UE unmasked the result traps: PE tells whether the unbounded-exponent result is inexact.
-            if ((mxcsr & UeMask) == 0) return o.TinyInexact ? UE | PE : UE;
+            if ((mxcsr & UeMask) == 0) return o.Unbounded ? UE | PE : UE;
             if ((mxcsr & FlushToZero) != 0) { o.Bits = 0; return UE | PE; }
             return o.Inexact ? UE | PE : 0;
         }
