@@ -240,7 +240,8 @@ public sealed unsafe partial class EmulatedVcpu
         return r.AsUInt64();
     }
 
-    /// <summary>Packed single/double arithmetic (same rounding limits as the scalar forms).</summary>
+    /// <summary>Packed single/double arithmetic: the host's vector arithmetic with the default MXCSR control, lane by
+    /// lane through <see cref="SseRounding"/> otherwise.</summary>
     private void ExecutePackedFloat(ref DecodedInstruction d)
     {
         var (lo, hi) = ReadXmmOperand(ref d, d.Kind1, d.Reg1, aligned: true);
@@ -294,8 +295,8 @@ public sealed unsafe partial class EmulatedVcpu
 
     /// <summary>
     /// Scalar single/double arithmetic, moves, compares and conversions, computed with the host's IEEE-754
-    /// binary32/binary64 arithmetic in round-to-nearest. MXCSR rounding control and exception flags are not
-    /// applied (documented in docs/cpu.md): with the default MXCSR every result equals the hardware's.
+    /// binary32/binary64 arithmetic in round-to-nearest under the default MXCSR control, through
+    /// <see cref="SseRounding"/> under any other (rounding control, FZ, DAZ); flags from <see cref="SseExceptions"/>.
     /// </summary>
     private void ExecuteScalarFloat(ref DecodedInstruction d)
     {

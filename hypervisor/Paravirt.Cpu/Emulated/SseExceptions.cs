@@ -10,7 +10,10 @@ namespace Paravirt.Cpu.Emulated;
 /// finite non-zero dividend over zero gives ZE only; otherwise a denormal operand gives DE, an overflow OE and PE, a
 /// tiny (after rounding, x86 style) inexact result UE and PE, any other inexact result PE. Exactness comes from the
 /// error-free transforms: TwoSum for add/sub, fma for mul (a*b - p), div (a - q*b) and sqrt (a - r*r), with the
-/// operands rescaled when the result is near the subnormal range so the error term cannot underflow.
+/// operands rescaled when the result is near the subnormal range so the error term cannot underflow. With OE
+/// unmasked an overflow traps and reports PE only if the unbounded-exponent result is inexact (that rare case is
+/// worked out by <see cref="SseRounding"/>). These are the flags of the default MXCSR control (round to nearest, no
+/// FZ, no DAZ); <see cref="SseRounding"/> handles the others.
 /// </summary>
 public static class SseExceptions
 {
