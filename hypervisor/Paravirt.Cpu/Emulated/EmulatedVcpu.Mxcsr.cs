@@ -36,45 +36,94 @@ public sealed partial class EmulatedVcpu
     }
 
     /// <summary>Scalar binary64 arithmetic: the host's round-to-nearest with the default control (RC nearest, no
-    /// FZ, no DAZ), else <see cref="SseRounding"/>.</summary>
+    /// FZ, no DAZ), else <see cref="SseRounding"/> (out of line, so this path stays as it was).</summary>
     private void ArithSd(int r, Arith op, double a, double b)
     {
         uint mx = Registers.Mxcsr;
-        double v;
-        if ((mx & SseRounding.Controls) == 0)
+        if ((mx & SseRounding.Controls) != 0) { ArithSdControlled(r, op, a, b); return; }
+        double v = op switch
         {
-            v = op switch
-            {
-                Arith.Add => a + b, Arith.Sub => a - b, Arith.Mul => a * b, Arith.Div => a / b, _ => Math.Sqrt(b),
-            };
-            SseFlags(SseExceptions.Double(op, a, b, v, mx));
-        }
-        else
-        {
-            v = SseRounding.Double(op, a, b, mx, out uint f);
-            SseFlags(f);
-        }
+            Arith.Add => a + b, Arith.Sub => a - b, Arith.Mul => a * b, Arith.Div => a / b, _ => Math.Sqrt(b),
+        };
+        SseFlags(SseExceptions.Double(op, a, b, v, mx));
         SetSd(r, v);
     }
 
     private void ArithSs(int r, Arith op, float a, float b)
     {
         uint mx = Registers.Mxcsr;
-        float v;
-        if ((mx & SseRounding.Controls) == 0)
+        if ((mx & SseRounding.Controls) != 0) { ArithSsControlled(r, op, a, b); return; }
+        float v = op switch
         {
-            v = op switch
-            {
-                Arith.Add => a + b, Arith.Sub => a - b, Arith.Mul => a * b, Arith.Div => a / b, _ => MathF.Sqrt(b),
-            };
-            SseFlags(SseExceptions.Single(op, a, b, v, mx));
-        }
-        else
-        {
-            v = SseRounding.Single(op, a, b, mx, out uint f);
-            SseFlags(f);
-        }
+            Arith.Add => a + b, Arith.Sub => a - b, Arith.Mul => a * b, Arith.Div => a / b, _ => MathF.Sqrt(b),
+        };
+        SseFlags(SseExceptions.Single(op, a, b, v, mx));
         SetSs(r, v);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ArithSdControlled(int r, Arith op, double a, double b)
+    {
+        double v = SseRounding.Double(op, a, b, Registers.Mxcsr, out uint f);
+        SseFlags(f);
+        SetSd(r, v);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ArithSsControlled(int r, Arith op, float a, float b)
+    {
+        float v = SseRounding.Single(op, a, b, Registers.Mxcsr, out uint f);
+        SseFlags(f);
+        SetSs(r, v);
+    }
+
+    // Conversions under a non-default control, out of line (each raises the whole instruction's flags once).
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private double Int64ToDoubleControlled(long v)
+    {
+        double r = SseRounding.Int64ToDouble(v, Registers.Mxcsr, out uint f);
+        SseFlags(f);
+        return r;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private float Int64ToSingleControlled(long v)
+    {
+        float r = SseRounding.Int64ToSingle(v, Registers.Mxcsr, out uint f);
+        SseFlags(f);
+        return r;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private float DoubleToSingleControlled(double v)
+    {
+        float r = SseRounding.DoubleToSingle(v, Registers.Mxcsr, out uint f);
+        SseFlags(f);
+        return r;
+    }
+
+    /// <summary>cvtdq2ps: four lanes into <paramref name="ro"/>, then the flags.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private unsafe void Cvtdq2psControlled(int* s, float* ro)
+    {
+        uint mx = Registers.Mxcsr, f = 0;
+        for (int i = 0; i < 4; i++)
+        {
+            ro[i] = SseRounding.Int64ToSingle(s[i], mx, out uint lf);
+            f |= lf;
+        }
+        SseFlags(f);
+    }
+
+    /// <summary>cvtpd2ps: two lanes into <paramref name="ro"/>, then the flags.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private unsafe void Cvtpd2psControlled(double* s, float* ro)
+    {
+        uint mx = Registers.Mxcsr;
+        ro[0] = SseRounding.DoubleToSingle(s[0], mx, out uint f0);
+        ro[1] = SseRounding.DoubleToSingle(s[1], mx, out uint f1);
+        SseFlags(f0 | f1);
     }
 
     /// <summary>MXCSR.DAZ on a source operand (min/max, compares, conversions).</summary>
@@ -86,12 +135,18 @@ public sealed partial class EmulatedVcpu
 
     /// <summary>
     /// Packed arithmetic and min/max under a non-default MXCSR control, lane by lane (flags of every lane
-    /// gathered before anything is written). False for the other packed codes.
+    /// gathered before the destination is written).
     /// </summary>
-    private bool PackedControlled(Code code, Vector128<ulong> a, Vector128<ulong> b, out Vector128<ulong> v)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ExecutePackedFloatControlled(ref DecodedInstruction d)
     {
+        var (lo, hi) = ReadXmmOperand(ref d, d.Kind1, d.Reg1, aligned: true);
+        int r = d.Reg0 * 2;
+        var a = Vector128.Create(Registers.Xmm[r], Registers.Xmm[r + 1]);
+        var b = Vector128.Create(lo, hi);
+        Code code = d.Code;
         uint mx = Registers.Mxcsr, f = 0, lf;
-        v = default;
+        Vector128<ulong> v;
         Arith op;
         switch (code)
         {
@@ -113,7 +168,9 @@ public sealed partial class EmulatedVcpu
                 }
                 SseFlags(f);
                 v = vf.AsUInt64();
-                return true;
+                Registers.Xmm[r] = v.GetElement(0);
+                Registers.Xmm[r + 1] = v.GetElement(1);
+                return;
             }
             case Code.Minpd_xmm_xmmm128: case Code.Maxpd_xmm_xmmm128:
             {
@@ -127,9 +184,11 @@ public sealed partial class EmulatedVcpu
                 }
                 SseFlags(f);
                 v = vd.AsUInt64();
-                return true;
+                Registers.Xmm[r] = v.GetElement(0);
+                Registers.Xmm[r + 1] = v.GetElement(1);
+                return;
             }
-            default: return false;
+            default: RaiseUnimplemented(); return;
         }
         if (code is Code.Addps_xmm_xmmm128 or Code.Subps_xmm_xmmm128 or Code.Mulps_xmm_xmmm128 or Code.Divps_xmm_xmmm128
             or Code.Sqrtps_xmm_xmmm128)
@@ -155,7 +214,8 @@ public sealed partial class EmulatedVcpu
             v = vd.AsUInt64();
         }
         SseFlags(f);
-        return true;
+        Registers.Xmm[r] = v.GetElement(0);
+        Registers.Xmm[r + 1] = v.GetElement(1);
     }
 
     /// <summary>cvt(t)s*2si: rounded is v rounded to an integral value (by truncation or MXCSR.RC).</summary>

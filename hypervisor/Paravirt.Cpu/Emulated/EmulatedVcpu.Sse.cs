@@ -244,6 +244,11 @@ public sealed unsafe partial class EmulatedVcpu
     /// lane through <see cref="SseRounding"/> otherwise.</summary>
     private void ExecutePackedFloat(ref DecodedInstruction d)
     {
+        if ((Registers.Mxcsr & SseRounding.Controls) != 0)
+        {
+            ExecutePackedFloatControlled(ref d);
+            return;
+        }
         var (lo, hi) = ReadXmmOperand(ref d, d.Kind1, d.Reg1, aligned: true);
         int r = d.Reg0 * 2;
         ulong[] x = Registers.Xmm;
@@ -252,12 +257,6 @@ public sealed unsafe partial class EmulatedVcpu
         var af = a.AsSingle(); var bf = b.AsSingle();
         var ad = a.AsDouble(); var bd = b.AsDouble();
         Vector128<ulong> v;
-        if ((Registers.Mxcsr & SseRounding.Controls) != 0 && PackedControlled(d.Code, a, b, out v))
-        {
-            x[r] = v.GetElement(0);
-            x[r + 1] = v.GetElement(1);
-            return;
-        }
         switch (d.Code)
         {
             case Code.Addps_xmm_xmmm128: v = (af + bf).AsUInt64(); break;
@@ -359,7 +358,7 @@ public sealed unsafe partial class EmulatedVcpu
                 uint mx = Registers.Mxcsr;
                 double f;
                 if ((mx & SseRounding.Controls) == 0) { f = v; SseFlags(Int64ToDoubleFlags(v, f)); }
-                else { f = SseRounding.Int64ToDouble(v, mx, out uint fl); SseFlags(fl); }
+                else f = Int64ToDoubleControlled(v);
                 SetSd(r, f);
                 return;
             }
@@ -369,7 +368,7 @@ public sealed unsafe partial class EmulatedVcpu
                 uint mx = Registers.Mxcsr;
                 float f;
                 if ((mx & SseRounding.Controls) == 0) { f = v; SseFlags((double)f != v ? SseExceptions.PE : 0); }
-                else { f = SseRounding.Int64ToSingle(v, mx, out uint fl); SseFlags(fl); }
+                else f = Int64ToSingleControlled(v);
                 SetSs(r, f);
                 return;
             }
@@ -379,7 +378,7 @@ public sealed unsafe partial class EmulatedVcpu
                 uint mx = Registers.Mxcsr;
                 float f;
                 if ((mx & SseRounding.Controls) == 0) { f = v; SseFlags(Int64ToSingleFlags(v, f)); }
-                else { f = SseRounding.Int64ToSingle(v, mx, out uint fl); SseFlags(fl); }
+                else f = Int64ToSingleControlled(v);
                 SetSs(r, f);
                 return;
             }
@@ -389,7 +388,7 @@ public sealed unsafe partial class EmulatedVcpu
                 uint mx = Registers.Mxcsr;
                 float f;
                 if ((mx & SseRounding.Controls) == 0) { f = (float)v; SseFlags(SseExceptions.DoubleToSingle(v, f, mx)); }
-                else { f = SseRounding.DoubleToSingle(v, mx, out uint fl); SseFlags(fl); }
+                else f = DoubleToSingleControlled(v);
                 SetSs(r, f);
                 return;
             }

@@ -146,7 +146,7 @@ public sealed unsafe partial class EmulatedVcpu
                 }
                 else
                 {
-                    for (int i = 0; i < 4; i++) { ro[i] = SseRounding.Int64ToSingle(s[i], mx, out uint lf); f |= lf; }
+                    Cvtdq2psControlled(s, ro);
                 }
                 SseFlags(f);
                 break;
@@ -189,9 +189,7 @@ public sealed unsafe partial class EmulatedVcpu
                 }
                 else
                 {
-                    ro[0] = SseRounding.DoubleToSingle(s[0], mx, out uint f0);
-                    ro[1] = SseRounding.DoubleToSingle(s[1], mx, out uint f1);
-                    SseFlags(f0 | f1);
+                    Cvtpd2psControlled(s, ro);
                 }
                 o[1] = 0;
                 break;

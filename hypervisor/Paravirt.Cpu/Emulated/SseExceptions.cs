@@ -50,12 +50,7 @@ public static class SseExceptions
         if (op == Arith.Div && b == 0 && !double.IsInfinity(a) && a != 0) return ZE;
         uint f = double.IsSubnormal(a) || double.IsSubnormal(b) ? DE : 0;
         if (!double.IsFinite(a) || !double.IsFinite(b)) return f;
-        if (double.IsInfinity(r))
-        {
-            if ((have & OeMask) != 0) return f | OE | PE;
-            SseRounding.Double(op, a, b, have, out uint trap);
-            return trap;
-        }
+        if (double.IsInfinity(r)) return (have & OeMask) != 0 ? f | OE | PE : UnmaskedOverflow(op, a, b, have);
         // Sums in the subnormal range are exact: tiny (UE) only matters when UE is unmasked.
         bool ueTrap = (have & UeMask) == 0;
         if (ueTrap && op is Arith.Add or Arith.Sub && double.IsSubnormal(r)) return f | UE;
@@ -89,6 +84,28 @@ public static class SseExceptions
         }
     }
 
+    /// <summary>Flags of an overflow with OE unmasked (it traps): worked out exactly by <see cref="SseRounding"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static uint UnmaskedOverflow(Arith op, double a, double b, uint have)
+    {
+        SseRounding.Double(op, a, b, have, out uint flags);
+        return flags;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static uint UnmaskedOverflow(Arith op, float a, float b, uint have)
+    {
+        SseRounding.Single(op, a, b, have, out uint flags);
+        return flags;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static uint UnmaskedOverflow(double d, uint have)
+    {
+        SseRounding.DoubleToSingle(d, have, out uint flags);
+        return flags;
+    }
+
     /// <summary>mul/div with mantissas ma, mb in [1, 2) and exponent e of the exact result: tininess with an
     /// unbounded exponent, and whether the subnormal-range result r lost bits. With UE unmasked an exact tiny
     /// result reports UE too, as on hardware.</summary>
@@ -114,12 +131,7 @@ public static class SseExceptions
         if (op == Arith.Div && b == 0 && !float.IsInfinity(a) && a != 0) return ZE;
         uint f = float.IsSubnormal(a) || float.IsSubnormal(b) ? DE : 0;
         if (!float.IsFinite(a) || !float.IsFinite(b)) return f;
-        if (float.IsInfinity(r))
-        {
-            if ((have & OeMask) != 0) return f | OE | PE;
-            SseRounding.Single(op, a, b, have, out uint trap);
-            return trap;
-        }
+        if (float.IsInfinity(r)) return (have & OeMask) != 0 ? f | OE | PE : UnmaskedOverflow(op, a, b, have);
         if ((have & PeKnown) == PeKnown && Math.Abs(r) > 1.1754943508222875e-38f) return f;
         double da = a, db = b, d;
         bool inexact;
@@ -163,11 +175,7 @@ public static class SseExceptions
         if (double.IsNaN(d)) return IsSnan(d) ? IE : 0;
         uint f = double.IsSubnormal(d) ? DE : 0;
         if (double.IsInfinity(d)) return 0;
-        if (float.IsInfinity(r) && (have & OeMask) == 0)
-        {
-            SseRounding.DoubleToSingle(d, have, out uint trap);
-            return trap;
-        }
+        if (float.IsInfinity(r) && (have & OeMask) == 0) return UnmaskedOverflow(d, have);
         return f | Narrowed(d, r, false, have);
     }
 
