@@ -103,9 +103,9 @@ public sealed partial class EmulatedVcpu
         return r;
     }
 
-    /// <summary>cvtdq2ps: four lanes into <paramref name="ro"/>, then the flags.</summary>
+    /// <summary>cvtdq2ps: four lanes into <paramref name="ro"/> (a scratch buffer); returns their flags.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private unsafe void Cvtdq2psControlled(int* s, float* ro)
+    private unsafe uint Cvtdq2psControlled(int* s, float* ro)
     {
         uint mx = Registers.Mxcsr, f = 0;
         for (int i = 0; i < 4; i++)
@@ -113,17 +113,17 @@ public sealed partial class EmulatedVcpu
             ro[i] = SseRounding.Int64ToSingle(s[i], mx, out uint lf);
             f |= lf;
         }
-        SseFlags(f);
+        return f;
     }
 
-    /// <summary>cvtpd2ps: two lanes into <paramref name="ro"/>, then the flags.</summary>
+    /// <summary>cvtpd2ps: two lanes into <paramref name="ro"/> (a scratch buffer); returns their flags.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private unsafe void Cvtpd2psControlled(double* s, float* ro)
+    private unsafe uint Cvtpd2psControlled(double* s, float* ro)
     {
         uint mx = Registers.Mxcsr;
         ro[0] = SseRounding.DoubleToSingle(s[0], mx, out uint f0);
         ro[1] = SseRounding.DoubleToSingle(s[1], mx, out uint f1);
-        SseFlags(f0 | f1);
+        return f0 | f1;
     }
 
     /// <summary>MXCSR.DAZ on a source operand (min/max, compares, conversions).</summary>

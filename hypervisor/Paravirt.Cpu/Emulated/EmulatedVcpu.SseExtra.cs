@@ -146,7 +146,7 @@ public sealed unsafe partial class EmulatedVcpu
                 }
                 else
                 {
-                    Cvtdq2psControlled(s, ro);
+                    f = Cvtdq2psControlled(s, ro);
                 }
                 SseFlags(f);
                 break;
@@ -189,7 +189,7 @@ public sealed unsafe partial class EmulatedVcpu
                 }
                 else
                 {
-                    Cvtpd2psControlled(s, ro);
+                    SseFlags(Cvtpd2psControlled(s, ro));
                 }
                 o[1] = 0;
                 break;
