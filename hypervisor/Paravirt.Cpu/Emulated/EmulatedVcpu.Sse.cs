@@ -240,9 +240,15 @@ public sealed unsafe partial class EmulatedVcpu
         return r.AsUInt64();
     }
 
-    /// <summary>Packed single/double arithmetic (same rounding limits as the scalar forms).</summary>
+    /// <summary>Packed single/double arithmetic: the host's vector arithmetic with the default MXCSR control, lane by
+    /// lane through <see cref="SseRounding"/> otherwise.</summary>
     private void ExecutePackedFloat(ref DecodedInstruction d)
     {
+        if ((Registers.Mxcsr & SseRounding.Controls) != 0)
+        {
+            ExecutePackedFloatControlled(ref d);
+            return;
+        }
         var (lo, hi) = ReadXmmOperand(ref d, d.Kind1, d.Reg1, aligned: true);
         int r = d.Reg0 * 2;
         ulong[] x = Registers.Xmm;
@@ -288,8 +294,8 @@ public sealed unsafe partial class EmulatedVcpu
 
     /// <summary>
     /// Scalar single/double arithmetic, moves, compares and conversions, computed with the host's IEEE-754
-    /// binary32/binary64 arithmetic in round-to-nearest. MXCSR rounding control and exception flags are not
-    /// applied (documented in docs/cpu.md): with the default MXCSR every result equals the hardware's.
+    /// binary32/binary64 arithmetic in round-to-nearest under the default MXCSR control, through
+    /// <see cref="SseRounding"/> under any other (rounding control, FZ, DAZ); flags from <see cref="SseExceptions"/>.
     /// </summary>
     private void ExecuteScalarFloat(ref DecodedInstruction d)
     {
@@ -320,26 +326,26 @@ public sealed unsafe partial class EmulatedVcpu
             case Code.Divsd_xmm_xmmm64: ArithSd(r, SseExceptions.Arith.Div, Sd(r), SrcSd(ref d)); return;
             case Code.Sqrtsd_xmm_xmmm64: ArithSd(r, SseExceptions.Arith.Sqrt, 0, SrcSd(ref d)); return;
             // min/max return the source when either is NaN or both are zero (SDM vol. 2, MINSD/MAXSD).
-            case Code.Minsd_xmm_xmmm64: { double a = Sd(r), b = SrcSd(ref d); SseFlags(SseExceptions.Compare(a, b, true)); SetSd(r, a < b ? a : b); return; }
-            case Code.Maxsd_xmm_xmmm64: { double a = Sd(r), b = SrcSd(ref d); SseFlags(SseExceptions.Compare(a, b, true)); SetSd(r, a > b ? a : b); return; }
+            case Code.Minsd_xmm_xmmm64: { double a = Daz(Sd(r)), b = Daz(SrcSd(ref d)); SseFlags(SseExceptions.Compare(a, b, true)); SetSd(r, a < b ? a : b); return; }
+            case Code.Maxsd_xmm_xmmm64: { double a = Daz(Sd(r)), b = Daz(SrcSd(ref d)); SseFlags(SseExceptions.Compare(a, b, true)); SetSd(r, a > b ? a : b); return; }
             case Code.Addss_xmm_xmmm32: ArithSs(r, SseExceptions.Arith.Add, Ss(r), SrcSs(ref d)); return;
             case Code.Subss_xmm_xmmm32: ArithSs(r, SseExceptions.Arith.Sub, Ss(r), SrcSs(ref d)); return;
             case Code.Mulss_xmm_xmmm32: ArithSs(r, SseExceptions.Arith.Mul, Ss(r), SrcSs(ref d)); return;
             case Code.Divss_xmm_xmmm32: ArithSs(r, SseExceptions.Arith.Div, Ss(r), SrcSs(ref d)); return;
             case Code.Sqrtss_xmm_xmmm32: ArithSs(r, SseExceptions.Arith.Sqrt, 0, SrcSs(ref d)); return;
-            case Code.Minss_xmm_xmmm32: { float a = Ss(r), b = SrcSs(ref d); SseFlags(SseExceptions.Compare(a, b, true)); SetSs(r, a < b ? a : b); return; }
-            case Code.Maxss_xmm_xmmm32: { float a = Ss(r), b = SrcSs(ref d); SseFlags(SseExceptions.Compare(a, b, true)); SetSs(r, a > b ? a : b); return; }
+            case Code.Minss_xmm_xmmm32: { float a = Daz(Ss(r)), b = Daz(SrcSs(ref d)); SseFlags(SseExceptions.Compare(a, b, true)); SetSs(r, a < b ? a : b); return; }
+            case Code.Maxss_xmm_xmmm32: { float a = Daz(Ss(r)), b = Daz(SrcSs(ref d)); SseFlags(SseExceptions.Compare(a, b, true)); SetSs(r, a > b ? a : b); return; }
 
             case Code.Comisd_xmm_xmmm64: case Code.Ucomisd_xmm_xmmm64:
             {
-                double a = Sd(r), b = SrcSd(ref d);
+                double a = Daz(Sd(r)), b = Daz(SrcSd(ref d));
                 SseFlags(SseExceptions.Compare(a, b, d.Code == Code.Comisd_xmm_xmmm64));
                 CompareFlags(a, b);
                 return;
             }
             case Code.Comiss_xmm_xmmm32: case Code.Ucomiss_xmm_xmmm32:
             {
-                float a = Ss(r), b = SrcSs(ref d);
+                float a = Daz(Ss(r)), b = Daz(SrcSs(ref d));
                 SseFlags(SseExceptions.Compare(a, b, d.Code == Code.Comiss_xmm_xmmm32));
                 CompareFlags(a, b);
                 return;
@@ -348,48 +354,60 @@ public sealed unsafe partial class EmulatedVcpu
             case Code.Cvtsi2sd_xmm_rm32: SetSd(r, (int)Source1(ref d, 4)); return;
             case Code.Cvtsi2sd_xmm_rm64:
             {
-                long v = (long)Source1(ref d, 8); double f = v;
-                SseFlags(Int64ToDoubleFlags(v, f));
+                long v = (long)Source1(ref d, 8);
+                uint mx = Registers.Mxcsr;
+                double f;
+                if ((mx & SseRounding.Controls) == 0) { f = v; SseFlags(Int64ToDoubleFlags(v, f)); }
+                else f = Int64ToDoubleControlled(v);
                 SetSd(r, f);
                 return;
             }
             case Code.Cvtsi2ss_xmm_rm32:
             {
-                int v = (int)Source1(ref d, 4); float f = v;
-                SseFlags((double)f != v ? SseExceptions.PE : 0);
+                int v = (int)Source1(ref d, 4);
+                uint mx = Registers.Mxcsr;
+                float f;
+                if ((mx & SseRounding.Controls) == 0) { f = v; SseFlags((double)f != v ? SseExceptions.PE : 0); }
+                else f = Int64ToSingleControlled(v);
                 SetSs(r, f);
                 return;
             }
             case Code.Cvtsi2ss_xmm_rm64:
             {
-                long v = (long)Source1(ref d, 8); float f = v;
-                SseFlags(Int64ToSingleFlags(v, f));
+                long v = (long)Source1(ref d, 8);
+                uint mx = Registers.Mxcsr;
+                float f;
+                if ((mx & SseRounding.Controls) == 0) { f = v; SseFlags(Int64ToSingleFlags(v, f)); }
+                else f = Int64ToSingleControlled(v);
                 SetSs(r, f);
                 return;
             }
             case Code.Cvtsd2ss_xmm_xmmm64:
             {
-                double v = SrcSd(ref d); float f = (float)v;
-                SseFlags(SseExceptions.DoubleToSingle(v, f, Registers.Mxcsr));
+                double v = SrcSd(ref d);
+                uint mx = Registers.Mxcsr;
+                float f;
+                if ((mx & SseRounding.Controls) == 0) { f = (float)v; SseFlags(SseExceptions.DoubleToSingle(v, f, mx)); }
+                else f = DoubleToSingleControlled(v);
                 SetSs(r, f);
                 return;
             }
             case Code.Cvtss2sd_xmm_xmmm32:
             {
-                float v = SrcSs(ref d);
+                float v = Daz(SrcSs(ref d));
                 SseFlags(SseExceptions.SingleToDouble(v));
                 SetSd(r, v);
                 return;
             }
-            case Code.Cvttsd2si_r32_xmmm64: { double v = SrcSd(ref d); SetReg(d.Reg0, 4, ConvertToInt(v, Math.Truncate(v), 4)); return; }
-            case Code.Cvttsd2si_r64_xmmm64: { double v = SrcSd(ref d); SetReg(d.Reg0, 8, ConvertToInt(v, Math.Truncate(v), 8)); return; }
-            case Code.Cvttss2si_r32_xmmm32: { double v = SrcSs(ref d); SetReg(d.Reg0, 4, ConvertToInt(v, Math.Truncate(v), 4)); return; }
-            case Code.Cvttss2si_r64_xmmm32: { double v = SrcSs(ref d); SetReg(d.Reg0, 8, ConvertToInt(v, Math.Truncate(v), 8)); return; }
+            case Code.Cvttsd2si_r32_xmmm64: { double v = Daz(SrcSd(ref d)); SetReg(d.Reg0, 4, ConvertToInt(v, Math.Truncate(v), 4)); return; }
+            case Code.Cvttsd2si_r64_xmmm64: { double v = Daz(SrcSd(ref d)); SetReg(d.Reg0, 8, ConvertToInt(v, Math.Truncate(v), 8)); return; }
+            case Code.Cvttss2si_r32_xmmm32: { double v = Daz(SrcSs(ref d)); SetReg(d.Reg0, 4, ConvertToInt(v, Math.Truncate(v), 4)); return; }
+            case Code.Cvttss2si_r64_xmmm32: { double v = Daz(SrcSs(ref d)); SetReg(d.Reg0, 8, ConvertToInt(v, Math.Truncate(v), 8)); return; }
             // cvt*2si round as MXCSR.RC says, then convert like the truncating forms.
-            case Code.Cvtsd2si_r32_xmmm64: { double v = SrcSd(ref d); SetReg(d.Reg0, 4, ConvertToInt(v, RoundMxcsr(v), 4)); return; }
-            case Code.Cvtsd2si_r64_xmmm64: { double v = SrcSd(ref d); SetReg(d.Reg0, 8, ConvertToInt(v, RoundMxcsr(v), 8)); return; }
-            case Code.Cvtss2si_r32_xmmm32: { double v = SrcSs(ref d); SetReg(d.Reg0, 4, ConvertToInt(v, RoundMxcsr(v), 4)); return; }
-            case Code.Cvtss2si_r64_xmmm32: { double v = SrcSs(ref d); SetReg(d.Reg0, 8, ConvertToInt(v, RoundMxcsr(v), 8)); return; }
+            case Code.Cvtsd2si_r32_xmmm64: { double v = Daz(SrcSd(ref d)); SetReg(d.Reg0, 4, ConvertToInt(v, RoundMxcsr(v), 4)); return; }
+            case Code.Cvtsd2si_r64_xmmm64: { double v = Daz(SrcSd(ref d)); SetReg(d.Reg0, 8, ConvertToInt(v, RoundMxcsr(v), 8)); return; }
+            case Code.Cvtss2si_r32_xmmm32: { double v = Daz(SrcSs(ref d)); SetReg(d.Reg0, 4, ConvertToInt(v, RoundMxcsr(v), 4)); return; }
+            case Code.Cvtss2si_r64_xmmm32: { double v = Daz(SrcSs(ref d)); SetReg(d.Reg0, 8, ConvertToInt(v, RoundMxcsr(v), 8)); return; }
             default:
                 RaiseUnimplemented();
                 return;

@@ -42,7 +42,7 @@ public sealed unsafe partial class EmulatedVcpu
             // ---- scalar compares: low element only, the rest of the destination kept ----
             case Code.Cmpss_xmm_xmmm32_imm8:
             {
-                float fa = Ss(r), fb = SrcSs(ref d);
+                float fa = Daz(Ss(r)), fb = Daz(SrcSs(ref d));
                 SseFlags(SseExceptions.Compare(fa, fb, SignallingPredicate((int)d.Immediate)));
                 bool t = ComparePredicate(fa, fb, (int)d.Immediate);
                 x[r] = (x[r] & ~0xFFFF_FFFFUL) | (t ? 0xFFFF_FFFFUL : 0);
@@ -50,7 +50,7 @@ public sealed unsafe partial class EmulatedVcpu
             }
             case Code.Cmpsd_xmm_xmmm64_imm8:
             {
-                double da = Sd(r), db = SrcSd(ref d);
+                double da = Daz(Sd(r)), db = Daz(SrcSd(ref d));
                 SseFlags(SseExceptions.Compare(da, db, SignallingPredicate((int)d.Immediate)));
                 x[r] = ComparePredicate(da, db, (int)d.Immediate) ? ulong.MaxValue : 0;
                 return;
@@ -67,10 +67,10 @@ public sealed unsafe partial class EmulatedVcpu
             case Code.Cvtps2pd_xmm_xmmm64:
             {
                 ulong s = Source64(ref d);
-                SseFlags(SseExceptions.SingleToDouble(BitConverter.UInt32BitsToSingle((uint)s))
-                    | SseExceptions.SingleToDouble(BitConverter.UInt32BitsToSingle((uint)(s >> 32))));
-                x[r] = BitConverter.DoubleToUInt64Bits(BitConverter.UInt32BitsToSingle((uint)s));
-                x[r + 1] = BitConverter.DoubleToUInt64Bits(BitConverter.UInt32BitsToSingle((uint)(s >> 32)));
+                float lo = Daz(BitConverter.UInt32BitsToSingle((uint)s)), hi = Daz(BitConverter.UInt32BitsToSingle((uint)(s >> 32)));
+                SseFlags(SseExceptions.SingleToDouble(lo) | SseExceptions.SingleToDouble(hi));
+                x[r] = BitConverter.DoubleToUInt64Bits(lo);
+                x[r + 1] = BitConverter.DoubleToUInt64Bits(hi);
                 return;
             }
         }
@@ -91,8 +91,9 @@ public sealed unsafe partial class EmulatedVcpu
                 uint f = 0;
                 for (int i = 0; i < 4; i++)
                 {
-                    f |= SseExceptions.Compare(fa[i], fb[i], SignallingPredicate(imm));
-                    ro[i] = ComparePredicate(fa[i], fb[i], imm) ? uint.MaxValue : 0;
+                    float p = Daz(fa[i]), q = Daz(fb[i]);
+                    f |= SseExceptions.Compare(p, q, SignallingPredicate(imm));
+                    ro[i] = ComparePredicate(p, q, imm) ? uint.MaxValue : 0;
                 }
                 SseFlags(f);
                 break;
@@ -103,8 +104,9 @@ public sealed unsafe partial class EmulatedVcpu
                 uint f = 0;
                 for (int i = 0; i < 2; i++)
                 {
-                    f |= SseExceptions.Compare(fa[i], fb[i], SignallingPredicate(imm));
-                    o[i] = ComparePredicate(fa[i], fb[i], imm) ? ulong.MaxValue : 0;
+                    double p = Daz(fa[i]), q = Daz(fb[i]);
+                    f |= SseExceptions.Compare(p, q, SignallingPredicate(imm));
+                    o[i] = ComparePredicate(p, q, imm) ? ulong.MaxValue : 0;
                 }
                 SseFlags(f);
                 break;
@@ -137,8 +139,15 @@ public sealed unsafe partial class EmulatedVcpu
             case Code.Cvtdq2ps_xmm_xmmm128:
             {
                 int* s = (int*)b; float* ro = (float*)o;
-                uint f = 0;
-                for (int i = 0; i < 4; i++) { ro[i] = s[i]; if (ro[i] != (double)s[i]) f = SseExceptions.PE; }
+                uint f = 0, mx = Registers.Mxcsr;
+                if ((mx & SseRounding.Controls) == 0)
+                {
+                    for (int i = 0; i < 4; i++) { ro[i] = s[i]; if (ro[i] != (double)s[i]) f = SseExceptions.PE; }
+                }
+                else
+                {
+                    f = Cvtdq2psControlled(s, ro);
+                }
                 SseFlags(f);
                 break;
             }
@@ -147,7 +156,11 @@ public sealed unsafe partial class EmulatedVcpu
                 float* s = (float*)b; uint* ro = (uint*)o;
                 bool truncate = d.Code == Code.Cvttps2dq_xmm_xmmm128;
                 uint f = 0;
-                for (int i = 0; i < 4; i++) ro[i] = (uint)ConvertToInt(s[i], truncate ? Math.Truncate(s[i]) : RoundMxcsr(s[i]), 4, ref f);
+                for (int i = 0; i < 4; i++)
+                {
+                    double v = Daz(s[i]);
+                    ro[i] = (uint)ConvertToInt(v, truncate ? Math.Truncate(v) : RoundMxcsr(v), 4, ref f);
+                }
                 SseFlags(f);
                 break;
             }
@@ -156,7 +169,11 @@ public sealed unsafe partial class EmulatedVcpu
                 double* s = (double*)b; uint* ro = (uint*)o;
                 bool truncate = d.Code == Code.Cvttpd2dq_xmm_xmmm128;
                 uint f = 0;
-                for (int i = 0; i < 2; i++) ro[i] = (uint)ConvertToInt(s[i], truncate ? Math.Truncate(s[i]) : RoundMxcsr(s[i]), 4, ref f);
+                for (int i = 0; i < 2; i++)
+                {
+                    double v = Daz(s[i]);
+                    ro[i] = (uint)ConvertToInt(v, truncate ? Math.Truncate(v) : RoundMxcsr(v), 4, ref f);
+                }
                 SseFlags(f);
                 o[1] = 0;
                 break;
@@ -164,9 +181,16 @@ public sealed unsafe partial class EmulatedVcpu
             case Code.Cvtpd2ps_xmm_xmmm128:
             {
                 double* s = (double*)b; float* ro = (float*)o;
-                ro[0] = (float)s[0]; ro[1] = (float)s[1];
-                SseFlags(SseExceptions.DoubleToSingle(s[0], ro[0], Registers.Mxcsr)
-                    | SseExceptions.DoubleToSingle(s[1], ro[1], Registers.Mxcsr));
+                uint mx = Registers.Mxcsr;
+                if ((mx & SseRounding.Controls) == 0)
+                {
+                    ro[0] = (float)s[0]; ro[1] = (float)s[1];
+                    SseFlags(SseExceptions.DoubleToSingle(s[0], ro[0], mx) | SseExceptions.DoubleToSingle(s[1], ro[1], mx));
+                }
+                else
+                {
+                    SseFlags(Cvtpd2psControlled(s, ro));
+                }
                 o[1] = 0;
                 break;
             }

@@ -10,7 +10,10 @@ namespace Paravirt.Cpu.Emulated;
 /// finite non-zero dividend over zero gives ZE only; otherwise a denormal operand gives DE, an overflow OE and PE, a
 /// tiny (after rounding, x86 style) inexact result UE and PE, any other inexact result PE. Exactness comes from the
 /// error-free transforms: TwoSum for add/sub, fma for mul (a*b - p), div (a - q*b) and sqrt (a - r*r), with the
-/// operands rescaled when the result is near the subnormal range so the error term cannot underflow.
+/// operands rescaled when the result is near the subnormal range so the error term cannot underflow. With OE
+/// unmasked an overflow traps and reports PE only if the unbounded-exponent result is inexact (that rare case is
+/// worked out by <see cref="SseRounding"/>). These are the flags of the default MXCSR control (round to nearest, no
+/// FZ, no DAZ); <see cref="SseRounding"/> handles the others.
 /// </summary>
 public static class SseExceptions
 {
@@ -18,6 +21,14 @@ public static class SseExceptions
 
     /// <summary>MXCSR.UM: with it clear, a tiny result reports UE even when exact.</summary>
     private const uint UeMask = 0x800;
+
+    /// <summary>PE set and masked (PM): another inexact result changes nothing, so its test can be skipped. With PM
+    /// clear an inexact result traps however PE stands.</summary>
+    private const uint PeKnown = PE | 0x1000;
+
+    /// <summary>MXCSR.OM: with it clear, an overflow reports PE only when the unbounded-exponent result is
+    /// inexact (worked out by <see cref="SseRounding"/>, which rounds with an unbounded exponent).</summary>
+    private const uint OeMask = 0x400;
 
     public enum Arith : byte { Add, Sub, Mul, Div, Sqrt }
 
@@ -39,12 +50,12 @@ public static class SseExceptions
         if (op == Arith.Div && b == 0 && !double.IsInfinity(a) && a != 0) return ZE;
         uint f = double.IsSubnormal(a) || double.IsSubnormal(b) ? DE : 0;
         if (!double.IsFinite(a) || !double.IsFinite(b)) return f;
-        if (double.IsInfinity(r)) return f | OE | PE;
+        if (double.IsInfinity(r)) return (have & OeMask) != 0 ? f | OE | PE : UnmaskedOverflow(op, a, b, have);
         // Sums in the subnormal range are exact: tiny (UE) only matters when UE is unmasked.
         bool ueTrap = (have & UeMask) == 0;
         if (ueTrap && op is Arith.Add or Arith.Sub && double.IsSubnormal(r)) return f | UE;
-        // Fast path: PE already set and no underflow possible (add/sub/sqrt never underflow).
-        if ((have & PE) != 0 && (op is Arith.Add or Arith.Sub or Arith.Sqrt || Math.Abs(r) >= Near)) return f;
+        // Fast path: PE already set and masked, and no underflow possible (add/sub/sqrt never underflow).
+        if ((have & PeKnown) == PeKnown && (op is Arith.Add or Arith.Sub or Arith.Sqrt || Math.Abs(r) >= Near)) return f;
         switch (op)
         {
             case Arith.Add: case Arith.Sub:
@@ -73,6 +84,28 @@ public static class SseExceptions
         }
     }
 
+    /// <summary>Flags of an overflow with OE unmasked (it traps): worked out exactly by <see cref="SseRounding"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static uint UnmaskedOverflow(Arith op, double a, double b, uint have)
+    {
+        SseRounding.Double(op, a, b, have, out uint flags);
+        return flags;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static uint UnmaskedOverflow(Arith op, float a, float b, uint have)
+    {
+        SseRounding.Single(op, a, b, have, out uint flags);
+        return flags;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static uint UnmaskedOverflow(double d, uint have)
+    {
+        SseRounding.DoubleToSingle(d, have, out uint flags);
+        return flags;
+    }
+
     /// <summary>mul/div with mantissas ma, mb in [1, 2) and exponent e of the exact result: tininess with an
     /// unbounded exponent, and whether the subnormal-range result r lost bits. With UE unmasked an exact tiny
     /// result reports UE too, as on hardware.</summary>
@@ -98,8 +131,8 @@ public static class SseExceptions
         if (op == Arith.Div && b == 0 && !float.IsInfinity(a) && a != 0) return ZE;
         uint f = float.IsSubnormal(a) || float.IsSubnormal(b) ? DE : 0;
         if (!float.IsFinite(a) || !float.IsFinite(b)) return f;
-        if (float.IsInfinity(r)) return f | OE | PE;
-        if ((have & PE) != 0 && Math.Abs(r) > 1.1754943508222875e-38f) return f;
+        if (float.IsInfinity(r)) return (have & OeMask) != 0 ? f | OE | PE : UnmaskedOverflow(op, a, b, have);
+        if ((have & PeKnown) == PeKnown && Math.Abs(r) > 1.1754943508222875e-38f) return f;
         double da = a, db = b, d;
         bool inexact;
         switch (op)
@@ -142,6 +175,7 @@ public static class SseExceptions
         if (double.IsNaN(d)) return IsSnan(d) ? IE : 0;
         uint f = double.IsSubnormal(d) ? DE : 0;
         if (double.IsInfinity(d)) return 0;
+        if (float.IsInfinity(r) && (have & OeMask) == 0) return UnmaskedOverflow(d, have);
         return f | Narrowed(d, r, false, have);
     }
 
