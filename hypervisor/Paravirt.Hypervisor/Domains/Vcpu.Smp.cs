@@ -342,9 +342,15 @@ public sealed partial class Vcpu
         if (gdtEnts > Traps.TrapAbi.FirstReservedGdtEntry) return -XenErrno.EINVAL;
 
         // Fallible steps that take references last: debug registers, the GDT (validated whole), then the bases.
-        for (int i = 0; i < 4; i++) DebugRegisters[i] = U(CtxDebugreg + i * 8);
-        if (Hypercalls.DebugRegOp.Set(this, 6, U(CtxDebugreg + 6 * 8)) is var rc6 and < 0) return (int)rc6;
-        if (Hypercalls.DebugRegOp.Set(this, 7, U(CtxDebugreg + 7 * 8)) is var rc7 and < 0) return (int)rc7;
+        // CR4 as pv_fixup_guest_cr4 leaves it (only the bits a guest controls), then the debug registers as
+        // arch_set_info_guest loads them: reset, then each through set_debugreg with its refusals ignored (an
+        // I/O breakpoint is judged against the new CR4.DE).
+        GuestCr4Bits = U(CtxCtrlreg + 4 * 8) & Traps.PrivilegedOpEmulator.GuestCr4Writable;
+        Array.Clear(DebugRegisters);
+        DebugRegisters[6] = Traps.TrapAbi.Dr6Default;
+        DebugRegisters[7] = Traps.TrapAbi.Dr7Default;
+        foreach (int reg in (ReadOnlySpan<int>)[0, 1, 2, 3, 6, 7])
+            Hypercalls.DebugRegOp.Set(this, reg, U(CtxDebugreg + reg * 8));
         int frames = (int)((gdtEnts + Traps.TrapAbi.GdtEntriesPerFrame - 1) / Traps.TrapAbi.GdtEntriesPerFrame);
         Span<ulong> gdt = stackalloc ulong[frames];
         for (int i = 0; i < frames; i++) gdt[i] = U(CtxGdtFrames + i * 8);

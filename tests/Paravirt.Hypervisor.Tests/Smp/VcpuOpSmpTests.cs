@@ -144,6 +144,30 @@ public class VcpuOpSmpTests
     }
 
     [Test]
+    public void TheContextsDebugRegistersAreLoadedAsSetDebugregTakesThem()
+    {
+        var c = Context();
+        Set(c, Vcpu.CtxCtrlreg + 4 * 8, 1UL << 3); // CR4.DE: the I/O breakpoint below is valid
+        Set(c, Vcpu.CtxDebugreg + 1 * 8, 0x80);
+        Set(c, Vcpu.CtxDebugreg + 6 * 8, 0);
+        Set(c, Vcpu.CtxDebugreg + 7 * 8, (1UL << 2) | (2UL << 20));
+        var v1 = _d.Vcpus[1];
+        Assert.That(Initialise(1, c), Is.Zero);
+        Assert.That(v1.DebugRegisters, Is.EqualTo(new ulong[] { 0, 0x80, 0, 0, 0, 0, 0xFFFF_0FF0, 0x400 | (1UL << 2) | (2UL << 20) }));
+        Assert.That(v1.GuestCr4Bits, Is.EqualTo(1UL << 3), "the guest-controlled CR4 bits come from the context");
+    }
+
+    [Test]
+    public void ADebugRegisterValueSetDebugregRefusesIsDroppedNotFatal()
+    {
+        var c = Context();
+        Set(c, Vcpu.CtxDebugreg + 7 * 8, 1UL << 13); // DR7.GD: -EPERM from set_debugreg, ignored here
+        var v1 = _d.Vcpus[1];
+        Assert.That(Initialise(1, c), Is.Zero);
+        Assert.That(v1.DebugRegisters[7], Is.EqualTo(0x400UL), "DR7 keeps its reset value");
+    }
+
+    [Test]
     public void Cr3OfAPageMappedWritableIsEINVAL()
     {
         var c = Context();
