@@ -142,6 +142,7 @@ static void check_exceptions(void)
     CHECK(traps_taken == 1 && last_vector == 14, "#PF delivered (vector %lu)", last_vector);
     CHECK(last_cr2 == 0x10, "vcpu_info.arch.cr2 = %lx", last_cr2);
     CHECK((last_error & 1) == 0 && (last_error & 2) == 0, "#PF error: not present, read (%lx)", last_error);
+    CHECK((last_error & 4) == 0, "#PF error: user bit clear for a guest-kernel access (%lx)", last_error);
 
     /* The mask seen inside a handler without TI_IF is the interrupted one. */
     pv_shared_info->vcpu_info[0].evtchn_upcall_mask = 1;
