@@ -23,7 +23,7 @@ __asm__(
 #include "entry.inc"
 );
 
-extern char trap_de[], trap_db[], trap_bp[], trap_ud[], trap_nm[], trap_gp[], trap_pf[];
+extern char trap_de[], trap_db[], trap_bp[], trap_ud[], trap_nm[], trap_ss[], trap_gp[], trap_pf[];
 extern char trap_int30[], trap_int32[], trap_int80[], failsafe_entry[];
 unsigned long try_bad_iret(void);
 unsigned long run_user(void *rip, void *rsp);
@@ -76,7 +76,7 @@ void trap_dispatch(struct trap_frame *f)
     }
     /* Faults restart the instruction: step over it.  Traps (#BP, int n) are already past it, and #NM
      * retries it (the hypervisor cleared TS when delivering). */
-    if (f->vector == 0 || f->vector == 6 || f->vector == 13 || f->vector == 14)
+    if (f->vector == 0 || f->vector == 6 || f->vector == 12 || f->vector == 13 || f->vector == 14)
         f->rip += skip;
     if (f->vector == 1) {
         db_dr6 = HYPERVISOR_get_debugreg(6);
@@ -103,6 +103,7 @@ static const trap_info_t trap_table[] = {
     { 3, 3, FLAT_KERNEL_CS, (unsigned long)trap_bp },
     { 6, 0, FLAT_KERNEL_CS, (unsigned long)trap_ud },
     { 7, 0, FLAT_KERNEL_CS, (unsigned long)trap_nm },
+    { 12, 0, FLAT_KERNEL_CS, (unsigned long)trap_ss },
     { 13, 0, FLAT_KERNEL_CS, (unsigned long)trap_gp },
     { 14, 0, FLAT_KERNEL_CS, (unsigned long)trap_pf },
     { 0x30, 1, FLAT_KERNEL_CS, (unsigned long)trap_int30 },          /* DPL 1: the kernel may int 0x30 */
@@ -135,6 +136,17 @@ static void check_exceptions(void)
     reset(1);
     __asm__ __volatile__("movl $0x60, %%edx; inb %%dx, %%al" ::: "rax", "rdx", "memory");
     CHECK(traps_taken == 1 && last_vector == 13 && last_error == 0, "#GP for in (vector %lu error %lx)", last_vector, last_error);
+
+    /* A non-canonical store faults through the segment the operand uses; 64-bit mode ignores ES/CS/SS/DS
+     * overrides, so an RBP base means SS (#SS(0)) even under ds:, and ss: on another base is DS (#GP(0)).
+     * The faulting stores are raw bytes, so the skip lengths are exact: 3e 88 45 00 (4) and 36 88 00 (3). */
+    reset(4);
+    __asm__ __volatile__("push %%rbp; movabsq $0x8000000040000000, %%rbp; .byte 0x3e, 0x88, 0x45, 0x00; pop %%rbp"
+                         ::: "memory");
+    CHECK(traps_taken == 1 && last_vector == 12 && last_error == 0, "#SS(0) for ds:(%%rbp) non-canonical (vector %lu error %lx)", last_vector, last_error);
+    reset(3);
+    __asm__ __volatile__("movabsq $0x8000000040000000, %%rax; .byte 0x36, 0x88, 0x00" ::: "rax", "memory");
+    CHECK(traps_taken == 1 && last_vector == 13 && last_error == 0, "#GP(0) for ss:(%%rax) non-canonical (vector %lu error %lx)", last_vector, last_error);
 
     /* #PF: load from an unmapped address (2 bytes: mov (%rax), %eax). */
     reset(2);
