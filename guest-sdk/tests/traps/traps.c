@@ -447,6 +447,20 @@ static void check_debug_breakpoints(void)
     (void)v;
     CHECK(HYPERVISOR_set_debugreg(7, 0) == 0, "DR7 cleared");
 
+    /* MOV SS shadow: a read breakpoint on the selector mov %ss loads is held until the end of the next
+     * instruction, so the #DB arrives after the nop, not between the two. */
+    static volatile uint16_t ss_sel;
+    __asm__ __volatile__("mov %%ss, %0" : "=m"(ss_sel));
+    CHECK(HYPERVISOR_set_debugreg(1, (unsigned long)&ss_sel) == 0, "DR1 = &ss_sel");
+    CHECK(HYPERVISOR_set_debugreg(7, (1UL << 2) | (3UL << 20) | (1UL << 22)) == 0, "DR7.L1 read/write, 2 bytes");
+    reset(0);
+    unsigned long after_nop;
+    __asm__ __volatile__("mov %1, %%ss\n\tnop\n1:\tlea 1b(%%rip), %0" : "=r"(after_nop) : "m"(ss_sel) : "memory");
+    CHECK(traps_taken == 1 && last_vector == 1, "mov ss: one #DB (%u)", traps_taken);
+    CHECK(db_rip == after_nop, "mov ss: #DB after the next instruction (%lx, want %lx)", db_rip, after_nop);
+    CHECK((db_dr6 & 0x400f) == 2, "mov ss: DR6.B1 (dr6 %lx)", db_dr6);
+    CHECK(HYPERVISOR_set_debugreg(7, 0) == 0, "DR7 cleared");
+
     /* I/O: set_iopl 1, CR4.DE, DR2 = port 0x80 (R/W 10). */
     struct physdev_set_iopl iopl = { .iopl = 1 };
     CHECK(HYPERVISOR_physdev_op(PHYSDEVOP_set_iopl, &iopl) == 0, "set_iopl 1");
