@@ -23,7 +23,7 @@ __asm__(
 #include "entry.inc"
 );
 
-extern char trap_de[], trap_db[], trap_bp[], trap_ud[], trap_nm[], trap_gp[], trap_pf[], trap_ac[];
+extern char trap_de[], trap_db[], trap_bp[], trap_ud[], trap_nm[], trap_ss[], trap_gp[], trap_pf[], trap_ac[];
 extern char trap_int30[], trap_int32[], trap_int80[], failsafe_entry[];
 unsigned long try_bad_iret(void);
 unsigned long run_user(void *rip, void *rsp);
@@ -76,7 +76,7 @@ void trap_dispatch(struct trap_frame *f)
     }
     /* Faults restart the instruction: step over it.  Traps (#BP, int n) are already past it, and #NM
      * retries it (the hypervisor cleared TS when delivering). */
-    if (f->vector == 0 || f->vector == 6 || f->vector == 13 || f->vector == 14 || f->vector == 17)
+    if (f->vector == 0 || f->vector == 6 || f->vector == 12 || f->vector == 13 || f->vector == 14 || f->vector == 17)
         f->rip += skip;
     if (f->vector == 17)
         f->rflags &= ~(1UL << 18); /* return with alignment checking off */
@@ -105,6 +105,7 @@ static const trap_info_t trap_table[] = {
     { 3, 3, FLAT_KERNEL_CS, (unsigned long)trap_bp },
     { 6, 0, FLAT_KERNEL_CS, (unsigned long)trap_ud },
     { 7, 0, FLAT_KERNEL_CS, (unsigned long)trap_nm },
+    { 12, 0, FLAT_KERNEL_CS, (unsigned long)trap_ss },
     { 13, 0, FLAT_KERNEL_CS, (unsigned long)trap_gp },
     { 14, 0, FLAT_KERNEL_CS, (unsigned long)trap_pf },
     { 17, 0, FLAT_KERNEL_CS, (unsigned long)trap_ac },
@@ -139,12 +140,24 @@ static void check_exceptions(void)
     __asm__ __volatile__("movl $0x60, %%edx; inb %%dx, %%al" ::: "rax", "rdx", "memory");
     CHECK(traps_taken == 1 && last_vector == 13 && last_error == 0, "#GP for in (vector %lu error %lx)", last_vector, last_error);
 
+    /* A non-canonical store faults through the segment the operand uses; 64-bit mode ignores ES/CS/SS/DS
+     * overrides, so an RBP base means SS (#SS(0)) even under ds:, and ss: on another base is DS (#GP(0)).
+     * The faulting stores are raw bytes, so the skip lengths are exact: 3e 88 45 00 (4) and 36 88 00 (3). */
+    reset(4);
+    __asm__ __volatile__("push %%rbp; movabsq $0x8000000040000000, %%rbp; .byte 0x3e, 0x88, 0x45, 0x00; pop %%rbp"
+                         ::: "memory");
+    CHECK(traps_taken == 1 && last_vector == 12 && last_error == 0, "#SS(0) for ds:(%%rbp) non-canonical (vector %lu error %lx)", last_vector, last_error);
+    reset(3);
+    __asm__ __volatile__("movabsq $0x8000000040000000, %%rax; .byte 0x36, 0x88, 0x00" ::: "rax", "memory");
+    CHECK(traps_taken == 1 && last_vector == 13 && last_error == 0, "#GP(0) for ss:(%%rax) non-canonical (vector %lu error %lx)", last_vector, last_error);
+
     /* #PF: load from an unmapped address (2 bytes: mov (%rax), %eax). */
     reset(2);
     __asm__ __volatile__("movl $0x10, %%eax; .byte 0x8b, 0x00" ::: "rax", "memory");
     CHECK(traps_taken == 1 && last_vector == 14, "#PF delivered (vector %lu)", last_vector);
     CHECK(last_cr2 == 0x10, "vcpu_info.arch.cr2 = %lx", last_cr2);
     CHECK((last_error & 1) == 0 && (last_error & 2) == 0, "#PF error: not present, read (%lx)", last_error);
+    CHECK((last_error & 4) == 0, "#PF error: user bit clear for a guest-kernel access (%lx)", last_error);
 
     /* The mask seen inside a handler without TI_IF is the interrupted one. */
     pv_shared_info->vcpu_info[0].evtchn_upcall_mask = 1;
@@ -454,6 +467,20 @@ static void check_debug_breakpoints(void)
     CHECK(db_rip == after, "a trap: rip after the store (%lx, want %lx)", db_rip, after);
     CHECK((db_dr6 & 0x400f) == 2, "DR6.B1 (dr6 %lx)", db_dr6);
     (void)v;
+    CHECK(HYPERVISOR_set_debugreg(7, 0) == 0, "DR7 cleared");
+
+    /* MOV SS shadow: a read breakpoint on the selector mov %ss loads is held until the end of the next
+     * instruction, so the #DB arrives after the nop, not between the two. */
+    static volatile uint16_t ss_sel;
+    __asm__ __volatile__("mov %%ss, %0" : "=m"(ss_sel));
+    CHECK(HYPERVISOR_set_debugreg(1, (unsigned long)&ss_sel) == 0, "DR1 = &ss_sel");
+    CHECK(HYPERVISOR_set_debugreg(7, (1UL << 2) | (3UL << 20) | (1UL << 22)) == 0, "DR7.L1 read/write, 2 bytes");
+    reset(0);
+    unsigned long after_nop;
+    __asm__ __volatile__("mov %1, %%ss\n\tnop\n1:\tlea 1b(%%rip), %0" : "=r"(after_nop) : "m"(ss_sel) : "memory");
+    CHECK(traps_taken == 1 && last_vector == 1, "mov ss: one #DB (%u)", traps_taken);
+    CHECK(db_rip == after_nop, "mov ss: #DB after the next instruction (%lx, want %lx)", db_rip, after_nop);
+    CHECK((db_dr6 & 0x400f) == 2, "mov ss: DR6.B1 (dr6 %lx)", db_dr6);
     CHECK(HYPERVISOR_set_debugreg(7, 0) == 0, "DR7 cleared");
 
     /* I/O: set_iopl 1, CR4.DE, DR2 = port 0x80 (R/W 10). */

@@ -261,10 +261,11 @@ internal unsafe struct DecodedInstruction
         d.MemScaleShift = (byte)System.Numerics.BitOperations.Log2((uint)Math.Max(1, i.MemoryIndexScale));
         d.MemSegment = i.MemorySegment switch
         {
-            Register.SS => SegStack,
             Register.FS => SegFs,
             Register.GS => SegGs,
-            _ => SegDefault,
+            // 64-bit mode ignores ES, CS, SS and DS overrides (SDM vol. 1, 3.7.4.1): the default segment stands, SS
+            // for an RSP or RBP base (which decides #SS rather than #GP for a non-canonical address).
+            _ => b.GetFullRegister() is Register.RSP or Register.RBP ? SegStack : SegDefault,
         };
         d.EaBase = d.MemBase == RipRegister ? EmulatedVcpu.NextRipSlot : d.MemBase == NoRegister ? EmulatedVcpu.ZeroSlot : d.MemBase;
         d.EaIndex = d.MemIndex == NoRegister ? EmulatedVcpu.ZeroSlot : d.MemIndex;

@@ -95,13 +95,15 @@ public sealed unsafe partial class EmulatedVcpu
             if (!continued)
             {
                 _endBlock = false;
+                DropSsShadow();
                 exit = _exit;
                 return true;
             }
             // Single-step (SDM vol. 3, 18.3.1.4): TF set before an instruction traps #DB after it. Data breakpoints
             // (18.3.1.2) trap after the instruction. Both report in one #DB. A repeated string instruction traps
             // after each iteration when single-stepped, or after the iteration that hit a data breakpoint.
-            ulong status = _dataHits | (step ? Dr6SingleStep : 0);
+            ulong status = ApplySsShadow(ref d, _dataHits | (step ? Dr6SingleStep : 0));
+            _dataHits = 0;
             if (status != 0)
             {
                 _endBlock = false;

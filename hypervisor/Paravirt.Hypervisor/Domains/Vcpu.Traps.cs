@@ -246,7 +246,9 @@ public sealed partial class Vcpu
         if ((flags & BounceFlags.ErrorCode) != 0) f[i++] = errorCode;
         f[i++] = r.Rip;
         f[i++] = cs | ((ulong)savedMask << 32);
-        f[i++] = (r.Rflags & ~Rflags.IF) | (savedMask == 0 ? Rflags.IF : 0);
+        // RFLAGS.IOPL in the frame: the virtual IOPL under VMASST_TYPE_architectural_iopl, else 0 (create_bounce_frame).
+        ulong iopl = d.HasVmAssist(Hypercalls.VmAssistOp.TypeArchitecturalIopl) ? (ulong)(VirtualIopl & 3) << 12 : 0;
+        f[i++] = (r.Rflags & ~(Rflags.IF | Rflags.IOPL)) | iopl | (savedMask == 0 ? Rflags.IF : 0);
         f[i++] = r.Rsp;
         f[i++] = r.Ss;
         if (fromUser) ToggleGuestMode();
@@ -289,6 +291,9 @@ public sealed partial class Vcpu
         ref readonly var ti = ref TrapTable[vector];
         if (vector == ExceptionVector.PageFault)
         {
+            // A 64-bit PV kernel runs in ring 3, so the CPU reports every fault as a user access: Xen re-sets
+            // error_code.user from the guest's own mode (kernel mode: clear; user mode: set).
+            errorCode = (errorCode & ~PfecUserMode) | (InKernelMode ? 0u : PfecUserMode);
             GuestCr2 = cr2;
             Registers.Cr2 = cr2;
             WriteVcpuInfoCr2(cr2);
@@ -304,6 +309,9 @@ public sealed partial class Vcpu
         var flags = (hasErrorCode ? BounceFlags.ErrorCode : BounceFlags.None) | (ti.MasksEvents ? BounceFlags.MaskEvents : BounceFlags.None);
         return CreateBounceFrame(ti.Address, flags, errorCode, vector);
     }
+
+    /// <summary>PFEC_user_mode: bit 2 of a page-fault error code.</summary>
+    internal const uint PfecUserMode = 1u << 2;
 
     internal const int SourceEventUpcall = -1, SourceSyscall = -2, SourceFailsafe = -3;
 

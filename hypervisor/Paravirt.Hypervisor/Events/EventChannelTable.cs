@@ -418,7 +418,7 @@ public sealed class EventChannelTable
     /// <summary>
     /// SCHEDOP_poll, first half: validate <paramref name="ports"/> and register <paramref name="v"/> as polling them
     /// until system time <paramref name="deadline"/> (0: none). Returns 1 when a port is already pending (no need
-    /// to sleep), 0 when registered, or -EINVAL for a port past the domain's limit. The caller then blocks with
+    /// to sleep), 0 when registered, or -EINVAL for a port past the 2-level ABI's 4096. The caller then blocks with
     /// <see cref="PollPredicate"/>, which sending on any polled port (masked or not) satisfies.
     /// </summary>
     internal static int BeginPoll(Vcpu v, ReadOnlySpan<uint> ports, long deadline)
@@ -427,8 +427,10 @@ public sealed class EventChannelTable
         var t = d.EventChannels;
         lock (d.Hypervisor.EventLock)
         {
+            // Xen's do_poll bounds ports by the ABI's limit (d->max_evtchns: 4096 for 2-level), not by the domain's
+            // max_evtchn_port: an unallocated port below it is simply never pending.
             foreach (var p in ports)
-                if (p >= (uint)t._maxPorts) return -XenErrno.EINVAL;
+                if (p >= SharedInfoLayout.MaxEventChannels) return -XenErrno.EINVAL;
             foreach (var p in ports)
                 if (IsPending(d, p)) return 1;
             if (t._polls.Length == 0) t._polls = new PollState?[Math.Max(1, d.Vcpus.Count)];

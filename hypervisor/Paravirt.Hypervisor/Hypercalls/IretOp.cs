@@ -12,7 +12,8 @@ namespace Paravirt.Hypervisor.Hypercalls;
 public static class IretOp
 {
     /// <summary>
-    /// Restore RAX, CS:RIP, RFLAGS (IOPL and VM dropped, IF kept on), SS:RSP, and RCX/R11 unless the frame has
+    /// Restore RAX, CS:RIP, RFLAGS (IOPL and VM dropped, IF kept on; under VMASST_TYPE_architectural_iopl the IOPL
+    /// becomes the virtual IOPL), SS:RSP, and RCX/R11 unless the frame has
     /// VGCF_in_syscall; a CS with RPL 3 returns to guest user mode (its page tables; none registered crashes the
     /// domain). evtchn_upcall_mask becomes !RFLAGS.IF. An unreadable frame crashes the domain; a frame the CPU
     /// could not load (non-canonical RIP, bad CS or SS) enters the failsafe callback instead.
@@ -37,6 +38,8 @@ public static class IretOp
             }
             v.ToggleGuestMode();
         }
+        // VMASST_TYPE_architectural_iopl: the frame's RFLAGS.IOPL becomes the virtual IOPL (Xen's do_iret).
+        if (d.HasVmAssist(VmAssistOp.TypeArchitecturalIopl)) v.VirtualIopl = (int)((rflags & Rflags.IOPL) >> 12);
         r.Rip = rip;
         r.Cs = (ushort)(cs | 3);
         r.Rflags = (rflags & ~(Rflags.IOPL | Rflags.VM)) | Rflags.IF | Rflags.Fixed1;
