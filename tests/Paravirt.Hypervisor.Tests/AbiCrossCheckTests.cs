@@ -143,7 +143,12 @@ public class AbiCrossCheckTests
         yield return new("size", "physdev_op", PhysdevOp.CompatOpSize);
         yield return new("offset", "physdev_op.u", PhysdevOp.CompatUnionOffset);
         foreach (var f in ByName(typeof(GrantTableOp), "GNTTABOP_",
-                     skip: ["MapSize", "UnmapSize", "SetupSize", "CopySize", "QuerySizeSize"])) yield return f;
+                     skip: ["MapSize", "UnmapSize", "SetupSize", "CopySize", "QuerySizeSize", "SwapSize", "CacheFlushSize",
+                            "CacheClean", "CacheInval"])) yield return f;
+        yield return new("size", "gnttab_swap_grant_ref", GrantTableOp.SwapSize);
+        yield return new("size", "gnttab_cache_flush", GrantTableOp.CacheFlushSize);
+        yield return new("const", "GNTTAB_CACHE_CLEAN", GrantTableOp.CacheClean);
+        yield return new("const", "GNTTAB_CACHE_INVAL", GrantTableOp.CacheInval);
         foreach (var f in ByName(typeof(GrantStatus), "GNTST_")) yield return f;
         foreach (var f in ByName(typeof(ConsoleIoOp), "CONSOLEIO_")) yield return f;
         foreach (var f in ByName(typeof(Virq), "VIRQ_", skip: ["Count"])) yield return f;

@@ -286,7 +286,7 @@ typedef struct gnttab_swap_grant_ref gnttab_swap_grant_ref_t;
 PV_ABI_SIZE(struct gnttab_swap_grant_ref, 12);
 PV_ABI_OFFSET(struct gnttab_swap_grant_ref, status, 8);
 
-/* GNTTABOP_cache_flush (Arm; defined for completeness). */
+/* GNTTABOP_cache_flush (x86 too: CLEAN writes back and invalidates; INVAL alone is -EOPNOTSUPP). */
 struct gnttab_cache_flush {
     union {
         uint64_t dev_bus_addr;

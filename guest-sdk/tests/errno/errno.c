@@ -250,6 +250,18 @@ static void grant_checks(domid_t self)
         return;
     gt = (grant_entry_v1_t *)gt_area;
 
+    /* swap_grant_ref: two idle entries of our own table trade places; a ref past the table is a status. */
+    gt[20] = (grant_entry_v1_t){ .flags = GTF_permit_access, .domid = 0, .frame = 0x1111 };
+    gt[21] = (grant_entry_v1_t){ .flags = GTF_permit_access | GTF_readonly, .domid = 0, .frame = 0x2222 };
+    gnttab_swap_grant_ref_t sw[2] = { { .ref_a = 20, .ref_b = 21 }, { .ref_a = 20, .ref_b = 100000 } };
+    CHECK("swap_grant_ref/ok", gnttab(GNTTABOP_swap_grant_ref, sw, 2) == 0 && sw[0].status == GNTST_okay
+          && gt[20].frame == 0x2222 && (gt[20].flags & GTF_readonly) && gt[21].frame == 0x1111 && !(gt[21].flags & GTF_readonly),
+          "status %d", sw[0].status);
+    CHECK("swap_grant_ref/GNTST_bad_gntref", sw[1].status == GNTST_bad_gntref, "status %d", sw[1].status);
+    CHECK("swap_grant_ref/EFAULT", gnttab(GNTTABOP_swap_grant_ref, BAD, 1) == -XEN_EFAULT, "-");
+    gt[20] = (grant_entry_v1_t){ 0 };
+    gt[21] = (grant_entry_v1_t){ 0 };
+
     struct gnttab_query_size qs[2] = { { .dom = DOMID_SELF }, { .dom = DOMID_SELF } };
     CHECK("query_size/EINVAL-count-2", gnttab(GNTTABOP_query_size, qs, 2) == -XEN_EINVAL, "-");
     CHECK("query_size/EFAULT", gnttab(GNTTABOP_query_size, BAD, 1) == -XEN_EFAULT, "-");
@@ -290,6 +302,20 @@ static void grant_checks(domid_t self)
     CHECK("get_status_frames/EINVAL-count-2", gnttab(GNTTABOP_get_status_frames, &gs, 2) == -XEN_EINVAL, "-");
     CHECK("get_status_frames/EFAULT", gnttab(GNTTABOP_get_status_frames, BAD, 1) == -XEN_EFAULT, "-");
     CHECK("grant_table_op/ENOSYS", gnttab(99, &gs, 1) == -XEN_ENOSYS, "-");
+
+    /* cache_flush on x86: CLEAN on our own frame is fine, INVAL alone is unsupported, ranges stay in one page. */
+    static uint8_t flush_page[4096] __attribute__((aligned(4096)));
+    gnttab_cache_flush_t cf = { .a.dev_bus_addr = pv_virt_to_mfn(flush_page) << 12, .offset = 0, .length = 64,
+                                .op = GNTTAB_CACHE_CLEAN | GNTTAB_CACHE_INVAL };
+    CHECK("cache_flush/ok-clean", gnttab(GNTTABOP_cache_flush, &cf, 1) == 0, "-");
+    cf.op = GNTTAB_CACHE_INVAL;
+    CHECK("cache_flush/EOPNOTSUPP-inval-only", gnttab(GNTTABOP_cache_flush, &cf, 1) == -XEN_EOPNOTSUPP, "-");
+    cf.op = GNTTAB_CACHE_CLEAN;
+    cf.offset = 4064;
+    CHECK("cache_flush/EINVAL-past-the-page", gnttab(GNTTABOP_cache_flush, &cf, 1) == -XEN_EINVAL, "-");
+    cf.offset = 0;
+    cf.a.dev_bus_addr = 0; /* machine frame 0: nobody's */
+    CHECK("cache_flush/EPERM-unowned", gnttab(GNTTABOP_cache_flush, &cf, 1) == -XEN_EPERM, "-");
 
     /* map: GTF checks and GTF_reading/GTF_writing tracking */
     grant_handle_t h = 0, h2 = 0;

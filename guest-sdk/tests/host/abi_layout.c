@@ -100,6 +100,8 @@ int main(void)
     SIZE("gnttab_copy", struct gnttab_copy);
     SIZE("gnttab_query_size", struct gnttab_query_size);
     SIZE("gnttab_get_version", struct gnttab_get_version);
+    SIZE("gnttab_swap_grant_ref", struct gnttab_swap_grant_ref);
+    SIZE("gnttab_cache_flush", struct gnttab_cache_flush);
     SIZE("xsd_sockmsg", struct xsd_sockmsg);
     SIZE("xenstore_domain_interface", struct xenstore_domain_interface);
     SIZE("xencons_interface", struct xencons_interface);
@@ -313,6 +315,7 @@ int main(void)
     CONST(GNTTABOP_dump_table); CONST(GNTTABOP_transfer); CONST(GNTTABOP_copy); CONST(GNTTABOP_query_size);
     CONST(GNTTABOP_unmap_and_replace); CONST(GNTTABOP_set_version); CONST(GNTTABOP_get_status_frames);
     CONST(GNTTABOP_get_version); CONST(GNTTABOP_swap_grant_ref); CONST(GNTTABOP_cache_flush);
+    CONST(GNTTAB_CACHE_CLEAN); CONST(GNTTAB_CACHE_INVAL);
     CONST(GTF_invalid); CONST(GTF_permit_access); CONST(GTF_accept_transfer); CONST(GTF_type_mask);
     CONST(GTF_readonly); CONST(GTF_reading); CONST(GTF_writing);
     CONST(GNTMAP_device_map); CONST(GNTMAP_host_map); CONST(GNTMAP_readonly); CONST(GNTMAP_application_map);

@@ -448,7 +448,46 @@ public sealed class GrantTable
         return true;
     }
 
+    /// <summary>
+    /// GNTTABOP_swap_grant_ref (Xen's swap_grant_ref, v1): swap two entries of <paramref name="d"/>'s own shared
+    /// table. GNTST_bad_gntref for a ref past the table (or no table yet), GNTST_eagain while either entry is in
+    /// use (pinned by a mapping); the same ref twice is a no-op.
+    /// </summary>
+    public static unsafe short SwapGrantRef(Domain d, uint refA, uint refB)
+    {
+        var t = d.Grants;
+        lock (t.Lock)
+        {
+            ulong entries = (ulong)t._frames.Count * EntriesPerFrame;
+            if (refA >= entries || refB >= entries) return GrantStatus.BadGntref;
+            if (refA == refB) return GrantStatus.Okay;
+            if (t._readPins[refA] != 0 || t._readPins[refB] != 0) return GrantStatus.Eagain;
+            var mem = d.Hypervisor.Memory;
+            ulong frameA = t._frames[(int)(refA / EntriesPerFrame)], frameB = t._frames[(int)(refB / EntriesPerFrame)];
+            ref long a = ref Unsafe.AsRef<long>(mem.Base + (frameA << 12) + (refA % EntriesPerFrame) * EntrySize);
+            ref long b = ref Unsafe.AsRef<long>(mem.Base + (frameB << 12) + (refB % EntriesPerFrame) * EntrySize);
+            long va = Volatile.Read(ref a), vb = Volatile.Read(ref b);
+            Volatile.Write(ref a, vb);
+            Volatile.Write(ref b, va);
+            mem.NoteWrite(frameA);
+            mem.NoteWrite(frameB);
+            return GrantStatus.Okay;
+        }
+    }
+
     internal bool ContainsFrameLocked(ulong mfn) => _frames.Contains(mfn);
+
+    /// <summary>grant_map_exists: this (grantee) domain holds a mapping of frame <paramref name="mfn"/> granted by
+    /// <paramref name="granter"/>.</summary>
+    internal bool HoldsMappingOf(GrantTable granter, ulong mfn)
+    {
+        lock (Lock)
+        {
+            foreach (var m in _maptrack)
+                if (m != null && m.Granter == granter && m.Mfn == mfn) return true;
+        }
+        return false;
+    }
 
     internal bool ContainsFrame(ulong mfn) { lock (Lock) return _frames.Contains(mfn); }
 

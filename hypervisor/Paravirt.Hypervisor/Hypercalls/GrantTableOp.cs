@@ -31,8 +31,51 @@ public static class GrantTableOp
             SetVersion => count == 1 ? SetVersionOne(v, uop) : -XenErrno.EINVAL,
             GetStatusFrames => count == 1 ? GetStatusFramesOne(v, uop) : -XenErrno.EINVAL,
             GetVersion => count == 1 ? GetVersionOne(v, uop) : -XenErrno.EINVAL,
+            SwapGrantRef => Each(v, uop, count, SwapSize, SwapOne),
+            CacheFlush => Each(v, uop, count, CacheFlushSize, CacheFlushOne),
             _ => -XenErrno.ENOSYS,
         };
+    }
+
+    /// <summary>struct gnttab_swap_grant_ref { grant_ref_t ref_a @0; grant_ref_t ref_b @4; i16 status @8 (OUT) }.</summary>
+    public const int SwapSize = 12;
+
+    private static long SwapOne(Vcpu v, ulong a)
+    {
+        if (!GuestMemory.Read(v, a, out ulong refs)) return -XenErrno.EFAULT;
+        short st = GrantTable.SwapGrantRef(v.Domain, (uint)refs, (uint)(refs >> 32));
+        return GuestMemory.Write(v, a + 8, st) ? 0 : -XenErrno.EFAULT;
+    }
+
+    /// <summary>struct gnttab_cache_flush: { union { u64 dev_bus_addr; grant_ref_t ref; } a @0; u16 offset @8;
+    /// u16 length @10; u32 op @12 }.</summary>
+    public const int CacheFlushSize = 16;
+    public const uint CacheClean = 1u << 0, CacheInval = 1u << 1;
+
+    /// <summary>
+    /// GNTTABOP_cache_flush (Xen's cache_flush, x86): a range within one page (-EINVAL past it, or for an op bit
+    /// other than CLEAN/INVAL, which includes SOURCE_GREF); nothing to do for length or op 0; the machine frame
+    /// must exist (-EINVAL) and belong to a domain with a grant table (-EPERM: free frames, Xen's, DOMID_IO's);
+    /// another domain's frame only through a grant mapping this domain holds (-EINVAL). On x86 CLEAN (with or
+    /// without INVAL) writes back and invalidates, which the emulated machine's coherent memory makes a no-op:
+    /// 0; INVAL alone is -EOPNOTSUPP (invalidate_dcache_va_range).
+    /// </summary>
+    private static long CacheFlushOne(Vcpu v, ulong a)
+    {
+        if (!GuestMemory.Read(v, a, out ulong busAddr) || !GuestMemory.Read(v, a + 8, out ulong rest)) return -XenErrno.EFAULT;
+        uint offset = (ushort)rest, length = (ushort)(rest >> 16), op = (uint)(rest >> 32);
+        if (offset >= 4096 || length > 4096 || offset + length > 4096 || (op & ~(CacheClean | CacheInval)) != 0)
+            return -XenErrno.EINVAL;
+        if (length == 0 || op == 0) return 0;
+        var d = v.Domain;
+        var hv = d.Hypervisor;
+        ulong mfn = busAddr >> 12;
+        if (mfn >= hv.Frames.TotalFrames) return -XenErrno.EINVAL;
+        ushort ownerId = hv.Frames.OwnerOf(mfn);
+        var owner = ownerId == d.Id ? d : hv.GetDomain(ownerId);
+        if (owner == null) return -XenErrno.EPERM;
+        if (owner != d && !d.Grants.HoldsMappingOf(owner.Grants, mfn)) return -XenErrno.EINVAL;
+        return (op & CacheClean) != 0 ? 0 : -XenErrno.EOPNOTSUPP;
     }
 
     private static long Each(Vcpu v, ulong uop, ulong count, int size, Func<Vcpu, ulong, long> one)
