@@ -10,33 +10,12 @@ namespace Paravirt.Cpu.Tests.Differential;
 /// set, so a misaligned access there is #AC, delivered as SIGBUS/BUS_ADRALN and reported by the native runner as
 /// vector 17) at aligned and misaligned addresses, and the emulator must end the same way with the same state.
 /// </summary>
-[NonParallelizable]
-public class AlignmentCheckDifferentialTests
+public class AlignmentCheckDifferentialTests : HostDifferentialFixture
 {
     private const ulong Ac = 1UL << 18;
     /// <summary>16-byte aligned, well inside the sandbox.</summary>
     private const ulong Data = MachineState.SandboxVa + 0x1000;
     private const ulong GuardPage = MachineState.SandboxVa + MachineState.SandboxSize;
-
-    private HostProcessRunner? _hardware;
-    private EmulatorRunner? _emulator;
-    private string _why = "";
-
-    [OneTimeSetUp]
-    public void SetUp()
-    {
-        _hardware = HostProcessRunner.TryCreate(out _why);
-        _emulator = new EmulatorRunner();
-    }
-
-    [OneTimeTearDown]
-    public void TearDown()
-    {
-        _hardware?.Dispose();
-        _emulator?.Dispose();
-    }
-
-    private HostProcessRunner Hardware => _hardware ?? throw new IgnoreException(_why);
 
     /// <summary>Instructions addressing memory through RBX (and, for the stack cases, a misaligned RSP = RBX).</summary>
     private static readonly (string Name, Action<Assembler> Body)[] Programs =
@@ -119,7 +98,7 @@ public class AlignmentCheckDifferentialTests
         var hw = start.Clone();
         var emu = start.Clone();
         Hardware.Run(hw, code);
-        _emulator!.Run(emu, code);
+        Emulator.Run(emu, code);
         return StateComparer.Difference(hw, emu, 0);
     }
 
@@ -217,7 +196,7 @@ public class AlignmentCheckDifferentialTests
                 var hw = start.Clone();
                 var emu = start.Clone();
                 Hardware.Run(hw, bytes);
-                _emulator!.Run(emu, bytes);
+                Emulator.Run(emu, bytes);
                 runs++;
                 if (hw.Vector == 17) faults++;
                 var diff = StateComparer.Difference(hw, emu, undefinedFlags);
@@ -236,7 +215,7 @@ public class AlignmentCheckDifferentialTests
             var hw = start.Clone();
             var emu = start.Clone();
             Hardware.Run(hw, bytes);
-            _emulator!.Run(emu, bytes);
+            Emulator.Run(emu, bytes);
             runs++;
             if (hw.Vector == 17) faults++;
             int done = listing.FindIndex(i => i.IP == hw.Rip);

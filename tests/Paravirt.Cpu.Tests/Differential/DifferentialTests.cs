@@ -9,36 +9,15 @@ namespace Paravirt.Cpu.Tests.Differential;
 /// states per form) and seeded random straight-line streams. Hardware is this process's own CPU through
 /// tests/native/cpurunner (and KVM where /dev/kvm exists, see <see cref="KvmRunnerTests"/>).
 /// </summary>
-[NonParallelizable]
-public class DifferentialTests
+public class DifferentialTests : HostDifferentialFixture
 {
-    private HostProcessRunner? _hardware;
-    private EmulatorRunner? _emulator;
-    private string _why = "";
-
-    [OneTimeSetUp]
-    public void SetUp()
-    {
-        _hardware = HostProcessRunner.TryCreate(out _why);
-        _emulator = new EmulatorRunner();
-    }
-
-    [OneTimeTearDown]
-    public void TearDown()
-    {
-        _hardware?.Dispose();
-        _emulator?.Dispose();
-    }
-
-    private HostProcessRunner Hardware => _hardware ?? throw new IgnoreException(_why);
-
     /// <summary>Runs one snippet on both; returns the divergence report or null.</summary>
     private string? Compare(MachineState start, byte[] code, List<Instruction> listing, ulong undefinedFlags, ushort? fswMask = null)
     {
         var hw = start.Clone();
         var emu = start.Clone();
         Hardware.Run(hw, code);
-        _emulator!.Run(emu, code);
+        Emulator.Run(emu, code);
         var diff = fswMask is ushort m
             ? StateComparer.Difference(hw, emu, undefinedFlags, m)
             : StateComparer.Difference(hw, emu, undefinedFlags);
@@ -97,7 +76,7 @@ public class DifferentialTests
             var hw = start.Clone();
             var emu = start.Clone();
             Hardware.Run(hw, bytes);
-            _emulator!.Run(emu, bytes);
+            Emulator.Run(emu, bytes);
             int done = listing.FindIndex(i => i.IP == hw.Rip);
             executed += done < 0 ? listing.Count : done;
             if (hw.Vector >= 0) faulted++;
@@ -125,7 +104,7 @@ public class DifferentialTests
             var hw = start.Clone();
             var emu = start.Clone();
             Hardware.Run(hw, bytes.AsSpan(0, end));
-            _emulator!.Run(emu, bytes.AsSpan(0, end));
+            Emulator.Run(emu, bytes.AsSpan(0, end));
             var diff = StateComparer.Difference(hw, emu, k < listing.Count ? undefinedAfter : 0xCD5);
             if (diff == null) continue;
             var before = start.Clone();

@@ -10,29 +10,8 @@ namespace Paravirt.Cpu.Tests.Differential;
 /// not), rotates that keep a pending lazy flag record, and the handlers picked by operand form, followed by
 /// instructions that read every flag.
 /// </summary>
-[NonParallelizable]
-public class DispatchDifferentialTests
+public class DispatchDifferentialTests : HostDifferentialFixture
 {
-    private HostProcessRunner? _hardware;
-    private EmulatorRunner? _emulator;
-    private string _why = "";
-
-    [OneTimeSetUp]
-    public void SetUp()
-    {
-        _hardware = HostProcessRunner.TryCreate(out _why);
-        _emulator = new EmulatorRunner();
-    }
-
-    [OneTimeTearDown]
-    public void TearDown()
-    {
-        _hardware?.Dispose();
-        _emulator?.Dispose();
-    }
-
-    private HostProcessRunner Hardware => _hardware ?? throw new IgnoreException(_why);
-
     private static readonly Action<Assembler, Label>[] Jumps =
     [
         (a, l) => a.jo(l), (a, l) => a.jno(l), (a, l) => a.jb(l), (a, l) => a.jae(l),
@@ -67,7 +46,7 @@ public class DispatchDifferentialTests
         var hw = start.Clone();
         var emu = start.Clone();
         Hardware.Run(hw, code);
-        _emulator!.Run(emu, code);
+        Emulator.Run(emu, code);
         return StateComparer.Difference(hw, emu, 0);
     }
 

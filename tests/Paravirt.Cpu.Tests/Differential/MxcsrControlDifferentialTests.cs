@@ -15,29 +15,8 @@ namespace Paravirt.Cpu.Tests.Differential;
 /// hit the rounding edges: results next to the underflow and overflow thresholds, ties, cancellation, subnormals,
 /// short significands (exact results), integers beyond the format's precision and the special values.
 /// </summary>
-[NonParallelizable]
-public class MxcsrControlDifferentialTests
+public class MxcsrControlDifferentialTests : HostDifferentialFixture
 {
-    private HostProcessRunner? _hardware;
-    private EmulatorRunner? _emulator;
-    private string _why = "";
-
-    [OneTimeSetUp]
-    public void SetUp()
-    {
-        _hardware = HostProcessRunner.TryCreate(out _why);
-        _emulator = new EmulatorRunner();
-    }
-
-    [OneTimeTearDown]
-    public void TearDown()
-    {
-        _hardware?.Dispose();
-        _emulator?.Dispose();
-    }
-
-    private HostProcessRunner Hardware => _hardware ?? throw new IgnoreException(_why);
-
     private enum Domain { Double, Single, PackedDouble, PackedSingle, NarrowDouble, Int64, Int32x4, ToIntDouble, ToIntSingle }
 
     private sealed record Form(string Name, Domain Domain, Action<Assembler> Emit);
@@ -151,7 +130,7 @@ public class MxcsrControlDifferentialTests
                 var hw = start.Clone();
                 var emu = start.Clone();
                 Hardware.Run(hw, code);
-                _emulator!.Run(emu, code);
+                Emulator.Run(emu, code);
                 for (int p = 0; p < PairsPerRun; p++)
                 {
                     uint flags = BinaryPrimitives.ReadUInt32LittleEndian(hw.Sandbox.AsSpan(PairBase + p * PairSize + Control));
@@ -203,7 +182,7 @@ public class MxcsrControlDifferentialTests
                 var hw = start.Clone();
                 var emu = start.Clone();
                 Hardware.Run(hw, code);
-                _emulator!.Run(emu, code);
+                Emulator.Run(emu, code);
                 runs++;
                 if (hw.Vector == 19) trapped++;
                 var diff = StateComparer.Difference(hw, emu, 0);
