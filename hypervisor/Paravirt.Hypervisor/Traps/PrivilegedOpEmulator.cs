@@ -172,7 +172,7 @@ internal sealed class PrivilegedOpEmulator
         while (done < limit)
         {
             ulong offset = (isIns ? r.Rdi : r.Rsi) & addrMask;
-            ulong address = (segBase + offset) & addrMask;
+            ulong address = segBase + offset; // a 32-bit address size truncates the offset, not the fs/gs base
             ulong last = address + (ulong)bytes - 1;
             if (!IsCanonical(address) || !IsCanonical(last) || last < address
                 || (last >= X86_64.HypervisorVirtStart && address < X86_64.HypervisorVirtEnd))

@@ -104,6 +104,18 @@ public class StringPortIoTests : TrapTestBase
     }
 
     [Test]
+    public void A32BitAddressSizeTruncatesTheOffsetButNotTheFsBase()
+    {
+        GrantIopl(1);
+        R.FsBase = Stack;
+        R.Rsi = 0xFFFF_FFFF_0000_0002UL; // ESI = 2
+        R.Rcx = 0xFFFF_FFFF_0000_0003UL; // ECX = 3
+        R.Rdx = 0x80;
+        Gp(0x64, 0x67, 0xF3, 0x6E); // rep outsb dx, byte ptr fs:[esi]
+        Assert.That((R.Rip, R.Rsi, R.Rcx), Is.EqualTo((Page1 + 4, 5UL, 0UL)), "ESI and ECX written back zero-extended");
+    }
+
+    [Test]
     public void RepWithAZeroCountDoesNothing()
     {
         Fill(Stack, 8, 0);
