@@ -14,7 +14,7 @@ public static class DebugRegOp
     private const ulong Dr6ReservedOne = 0xFFFF_0FF0, Dr6Writable = 0xFFFF_EFFF;
     // DR7: bit 10 reads as one; bits 11, 12, 14, 15 and 32-63 are zero; GD (13) is privileged.
     private const ulong Dr7ReservedOne = 0x400, Dr7Writable = 0xFFFF_27FF, Dr7GeneralDetect = 1UL << 13;
-    private const ulong Dr7EnableMask = 0xFF, CrDe = 1UL << 3;
+    private const ulong Dr7EnableMask = 0xFF, CrDe = PrivilegedOpEmulator.Cr4De;
 
     /// <summary>
     /// DR0-3 take a linear address the guest could access (-EPERM for Xen's range or a non-canonical one);

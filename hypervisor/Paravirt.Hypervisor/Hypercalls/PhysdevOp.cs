@@ -64,6 +64,14 @@ public static class PhysdevOp
         return Do(v, System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(op), uop + CompatUnionOffset);
     }
 
+    /// <summary>iopl_ok: the guest kernel counts as ring 1 (ring 0 under VMASST_TYPE_architectural_iopl), user mode as
+    /// ring 3; the virtual IOPL (PHYSDEVOP_set_iopl) must be at least that.</summary>
+    internal static bool IoplOk(Vcpu v)
+    {
+        int cpl = v.InKernelMode ? (v.Domain.HasVmAssist(VmAssistOp.TypeArchitecturalIopl) ? 0 : 1) : 3;
+        return cpl <= v.VirtualIopl;
+    }
+
     /// <summary>
     /// guest_io_okay: may the vCPU's guest mode access <paramref name="bytes"/> ports from <paramref name="port"/>?
     /// Yes when the virtual IOPL admits its privilege level (guest kernel = 1, or 0 with VMASST_TYPE_architectural_iopl;
@@ -72,8 +80,7 @@ public static class PhysdevOp
     /// </summary>
     internal static bool GuestIoOkay(Vcpu v, uint port, int bytes)
     {
-        int cpl = v.InKernelMode ? (v.Domain.HasVmAssist(VmAssistOp.TypeArchitecturalIopl) ? 0 : 1) : 3;
-        if (cpl <= v.VirtualIopl) return true;
+        if (IoplOk(v)) return true;
         if (port + (uint)bytes > v.IoBitmapLimit) return false;
         // toggle_guest_pt: the bitmap is guest-kernel data, read with the kernel's page tables even from user mode.
         var r = v.Registers;

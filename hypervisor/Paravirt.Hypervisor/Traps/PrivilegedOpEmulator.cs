@@ -33,7 +33,9 @@ internal sealed class PrivilegedOpEmulator
     /// <summary>CR0 of a PV guest: PE, MP, ET, NE, WP, AM, PG; TS is the guest's own (fpu_taskswitch).</summary>
     public const ulong GuestCr0 = 0x8005_0033UL, Cr0Ts = 1UL << 3;
     /// <summary>CR4 fixed bits (PAE, PGE, OSFXSR, OSXMMEXCPT) and the ones the guest may toggle (TSD, DE).</summary>
-    public const ulong GuestCr4Fixed = (1UL << 5) | (1UL << 7) | (1UL << 9) | (1UL << 10), GuestCr4Writable = (1UL << 2) | (1UL << 3);
+    public const ulong GuestCr4Fixed = (1UL << 5) | (1UL << 7) | (1UL << 9) | (1UL << 10), GuestCr4Writable = (1UL << 2) | Cr4De;
+    /// <summary>CR4.DE: DR4/DR5 stop aliasing DR6/DR7, and DR7 may hold I/O breakpoints.</summary>
+    public const ulong Cr4De = 1UL << 3;
 
     private static ReadOnlySpan<byte> ForcedEmulationPrefix => [0x0F, 0x0B, (byte)'x', (byte)'e', (byte)'n'];
 
@@ -85,7 +87,7 @@ internal sealed class PrivilegedOpEmulator
             case Mnemonic.Cli: case Mnemonic.Sti:
                 // Xen's validate(): with the virtual IOPL admitting the current ring (iopl_ok) the instruction is
                 // skipped and the event mask left alone (Xen deems changing it here "too dangerous"); otherwise #GP.
-                if (!IoplOk()) return false;
+                if (!PhysdevOp.IoplOk(_vcpu)) return false;
                 break;
             case Mnemonic.In: case Mnemonic.Out:
                 if (!PortIo(in insn, out ulong bpmatch)) return false;
@@ -168,7 +170,6 @@ internal sealed class PrivilegedOpEmulator
         Span<byte> element = stackalloc byte[4];
         element = element[..bytes];
         ulong done = 0;
-        bool faulted = false;
         while (done < limit)
         {
             ulong offset = (isIns ? r.Rdi : r.Rsi) & addrMask;
@@ -193,8 +194,7 @@ internal sealed class PrivilegedOpEmulator
                 CommitStringProgress(rep, done, addrMask);
                 uint error = (isIns ? 2u : 0u) | (_vcpu.InKernelMode ? 0u : 4u);
                 _vcpu.InjectTrap(ExceptionVector.PageFault, true, error, failedAt);
-                faulted = true;
-                break;
+                return true;
             }
             // outs: the element goes to a port no device answers; it is dropped.
             if (isIns) r.Rdi = StepIndex(r.Rdi, step, a32);
@@ -202,7 +202,6 @@ internal sealed class PrivilegedOpEmulator
             done++;
             if (bpmatch != 0) break;
         }
-        if (faulted) return true;
         CommitStringProgress(rep, done, addrMask);
         if (!rep || (r.Rcx & addrMask) == 0)
             _vcpu.CompleteEmulatedInstruction((ulong)insn.Length, bpmatch);
@@ -240,22 +239,13 @@ internal sealed class PrivilegedOpEmulator
         return ulong.MaxValue;
     }
 
-    /// <summary>iopl_ok: the guest kernel counts as ring 1 (ring 0 under VMASST_TYPE_architectural_iopl), user mode as
-    /// ring 3; the virtual IOPL (PHYSDEVOP_set_iopl) must be at least that.</summary>
-    private bool IoplOk()
-    {
-        int cpl = _vcpu.InKernelMode ? (_vcpu.Domain.HasVmAssist(VmAssistOp.TypeArchitecturalIopl) ? 0 : 1) : 3;
-        return cpl <= _vcpu.VirtualIopl;
-    }
-
     /// <summary>
     /// check_guest_io_breakpoint: with CR4.DE set, each breakpoint enabled (L or G) with R/W = 10 whose range
     /// [DRn, DRn + LEN) overlaps the accessed ports matches; returns the DR6 B0-B3 bits.
     /// </summary>
     internal ulong IoBreakpointMatch(uint port, int bytes)
     {
-        const ulong crDe = 1UL << 3;
-        if ((_vcpu.GuestCr4Bits & crDe) == 0) return 0;
+        if ((_vcpu.GuestCr4Bits & Cr4De) == 0) return 0;
         var dr = _vcpu.DebugRegisters;
         ulong dr7 = dr[7], match = 0;
         for (int i = 0; i < 4; i++)
